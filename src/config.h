@@ -1,0 +1,66 @@
+/* config.h - the ini configuration file (inih): keys, defaults, validation. */
+#ifndef HIPPO_CONFIG_H
+#define HIPPO_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "log.h"
+
+/* Exit status for a bad configuration (sysexits.h EX_CONFIG). */
+#define HIPPO_EXIT_CONFIG 78
+
+typedef struct hippo_client_platform {
+    char *platform; /* section name: [client "windows"] -> "windows" */
+    char *minimum;
+    char *current;
+    char *download;
+} hippo_client_platform;
+
+typedef struct hippo_config {
+    char *path; /* the file it was read from */
+
+    /* [component] */
+    char *component_host;     /* numeric address preferred: libstrophe resolves blocking */
+    int component_port;       /* default 5347 */
+    char *component_domain;   /* e.g. rooms.example.org */
+    char *component_secret;   /* resolved from secret, secret_file or credentials; never logged */
+    int reconnect_min_ms;     /* first retry delay, default 250 */
+    int reconnect_max_ms;     /* backoff cap, default 30000 */
+
+    /* [database] */
+    char *database_conninfo;  /* libpq conninfo; may hold a password: never logged */
+
+    /* [http] */
+    char *http_address;       /* default 127.0.0.1; empty listen = disabled */
+    int http_port;            /* default 8347; 0 = disabled */
+
+    /* [log] */
+    enum hippo_log_level log_level; /* default info */
+
+    /* [rooms] */
+    size_t rooms_max_body_bytes;      /* default 8192 */
+    double rooms_messages_per_second; /* default 10 */
+    int rooms_message_burst;          /* default 30 */
+    int rooms_max_history;            /* default -1 = all */
+    int rooms_max_occupants;          /* default 1000 */
+
+    /* [client "NAME"] sections, in file order */
+    hippo_client_platform *clients;
+    size_t n_clients;
+} hippo_config;
+
+/*
+ * Reads and validates PATH into *OUT (which it first zeroes). On failure returns -1
+ * and writes one message "FILE:LINE: [section] key: reason" into ERR (never containing
+ * a secret). The secret is resolved from `secret`, `secret_file` or
+ * $CREDENTIALS_DIRECTORY/hippod-secret. On success the caller frees *OUT with
+ * hippo_config_free().
+ */
+int hippo_config_load(const char *path, hippo_config *out, char *err, size_t errlen);
+void hippo_config_free(hippo_config *cfg);
+
+/* Returns the [client "PLATFORM"] entry or NULL. The pointer lives as long as CFG. */
+const hippo_client_platform *hippo_config_client(const hippo_config *cfg, const char *platform);
+
+#endif

@@ -1,0 +1,260 @@
+/* daemon.c - the daemon's lifetime: start the link, database and HTTP listener on one
+ * libevent loop, tell systemd how things are, reload on SIGHUP, stop on SIGTERM/SIGINT. */
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "db.h"
+#include "handlers.h"
+#include "hippod.h"
+#include "http.h"
+#include "router.h"
+#include "sdnotify.h"
+#include "xmpp_link.h"
+
+#define TICK_MAX_USEC 1000000
+
+static void update_status(hippod *d)
+{
+    const char *link_reason = hippo_link_down_reason(d->link);
+    const char *db_reason = hippo_db_down_reason(d->db);
+    char status[sizeof d->last_status];
+    snprintf(status, sizeof status, "xmpp: %s%s%s; database: %s%s%s",
+             link_reason ? "down (" : "up", link_reason ? link_reason : "",
+             link_reason ? ")" : "", db_reason ? "down (" : "up", db_reason ? db_reason : "",
+             db_reason ? ")" : "");
+    if (strcmp(status, d->last_status) == 0)
+        return;
+    snprintf(d->last_status, sizeof d->last_status, "%s", status);
+    char msg[sizeof status + 16];
+    snprintf(msg, sizeof msg, "STATUS=%s", status);
+    hippo_sd_notify(msg);
+}
+
+static int health(void *arg, char *reason, size_t reason_len)
+{
+    hippod *d = arg;
+    const char *link_reason = hippo_link_down_reason(d->link);
+    const char *db_reason = hippo_db_down_reason(d->db);
+    if (!link_reason && !db_reason)
+        return 1;
+    snprintf(reason, reason_len, "%s%s%s%s%s", link_reason ? "xmpp link down: " : "",
+             link_reason ? link_reason : "", link_reason && db_reason ? "; " : "",
+             db_reason ? "database down: " : "", db_reason ? db_reason : "");
+    return 0;
+}
+
+static char *render_metrics(void *arg)
+{
+    hippod *d = arg;
+    return hippo_metrics_render(&d->metrics);
+}
+
+static void on_link_stanza(xmpp_stanza_t *stanza, void *arg)
+{
+    hippo_router_stanza(arg, stanza);
+}
+
+static void on_link_state(bool up, const char *reason, bool closed, void *arg)
+{
+    (void)up, (void)reason;
+    hippod *d = arg;
+    if (closed && d->stopping) {
+        event_base_loopexit(d->base, NULL);
+        return;
+    }
+    update_status(d);
+}
+
+static void on_db_state(bool up, const char *reason, void *arg)
+{
+    (void)up, (void)reason;
+    update_status(arg);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    hippod *d = arg;
+    if (d->watchdog_usec) {
+        uint64_t now = hippo_monotonic_usec();
+        if (now - d->last_watchdog_usec >= d->watchdog_usec / 2) {
+            hippo_sd_notify("WATCHDOG=1");
+            d->last_watchdog_usec = now;
+        }
+    }
+    update_status(d);
+}
+
+#define SWAP(a, b)                                                                         \
+    do {                                                                                   \
+        __typeof__(a) tmp_ = (a);                                                          \
+        (a) = (b);                                                                         \
+        (b) = tmp_;                                                                        \
+    } while (0)
+
+/* Takes from FRESH what can change while running; FRESH keeps the old values to be freed. */
+static void apply_live_settings(hippod *d, hippo_config *fresh)
+{
+    hippo_db_set_conninfo(d->db, fresh->database_conninfo);
+    SWAP(d->cfg.database_conninfo, fresh->database_conninfo);
+    SWAP(d->cfg.clients, fresh->clients);
+    SWAP(d->cfg.n_clients, fresh->n_clients);
+    d->cfg.log_level = fresh->log_level;
+    d->cfg.rooms_max_body_bytes = fresh->rooms_max_body_bytes;
+    d->cfg.rooms_messages_per_second = fresh->rooms_messages_per_second;
+    d->cfg.rooms_message_burst = fresh->rooms_message_burst;
+    d->cfg.rooms_max_history = fresh->rooms_max_history;
+    d->cfg.rooms_max_occupants = fresh->rooms_max_occupants;
+}
+
+/* SIGHUP: re-read the file; apply what can change live, keep the rest (and say so). */
+static void reload(hippod *d)
+{
+    char msg[64];
+    snprintf(msg, sizeof msg, "RELOADING=1\nMONOTONIC_USEC=%llu",
+             (unsigned long long)hippo_monotonic_usec());
+    hippo_sd_notify(msg);
+    hippo_config fresh;
+    char err[512];
+    if (hippo_config_load(d->config_path, &fresh, err, sizeof err) < 0) {
+        hippo_metrics_count(&d->metrics.config_errors, "reload");
+        hippo_log(&d->log, HIPPO_LOG_ERR, "reload failed, keeping the running configuration: %s",
+                  err);
+        hippo_sd_notify("READY=1");
+        return;
+    }
+    if (strcmp(fresh.component_host, d->cfg.component_host) != 0 ||
+        fresh.component_port != d->cfg.component_port ||
+        strcmp(fresh.component_domain, d->cfg.component_domain) != 0 ||
+        strcmp(fresh.component_secret, d->cfg.component_secret) != 0 ||
+        strcmp(fresh.http_address, d->cfg.http_address) != 0 || fresh.http_port != d->cfg.http_port)
+        hippo_log(&d->log, HIPPO_LOG_WARNING,
+                  "reload: [component] and [http] changes take effect at the next restart");
+    apply_live_settings(d, &fresh);
+    hippo_config_free(&fresh);
+    d->log.level = d->cfg.log_level;
+    hippo_log(&d->log, HIPPO_LOG_NOTICE, "configuration reloaded from %s", d->config_path);
+    hippo_sd_notify("READY=1");
+}
+
+static void stop(hippod *d, const char *why)
+{
+    if (d->stopping)
+        return;
+    d->stopping = true;
+    hippo_log(&d->log, HIPPO_LOG_NOTICE, "%s: stopping", why);
+    hippo_sd_notify("STOPPING=1");
+    hippo_link_shutdown(d->link); /* the loop ends when the stream is closed */
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    hippod *d = arg;
+    if (sig == SIGHUP)
+        reload(d);
+    else
+        stop(d, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static int start_http(hippod *d)
+{
+    if (d->cfg.http_port == 0)
+        return 0;
+    hippo_http_handlers handlers = {.health = health, .metrics = render_metrics, .arg = d};
+    char err[256];
+    d->http = hippo_http_new(d->base, d->cfg.http_address, d->cfg.http_port, &handlers, &d->log,
+                             err, sizeof err);
+    if (!d->http) {
+        hippo_log(&d->log, HIPPO_LOG_ERR, "http listener: %s", err);
+        return -1;
+    }
+    hippo_log(&d->log, HIPPO_LOG_INFO, "http listener on %s:%d (/healthz, /metrics)",
+              d->cfg.http_address, d->cfg.http_port);
+    return 0;
+}
+
+static int create_parts(hippod *d)
+{
+    hippo_link_options lo = {
+        .host = d->cfg.component_host,
+        .port = d->cfg.component_port,
+        .domain = d->cfg.component_domain,
+        .secret = d->cfg.component_secret,
+        .reconnect_min_ms = (unsigned)d->cfg.reconnect_min_ms,
+        .reconnect_max_ms = (unsigned)d->cfg.reconnect_max_ms,
+        .on_stanza = on_link_stanza,
+        .on_state = on_link_state,
+        .arg = d,
+    };
+    hippo_db_options dbo = {
+        .conninfo = d->cfg.database_conninfo,
+        .reconnect_min_ms = (unsigned)d->cfg.reconnect_min_ms,
+        .reconnect_max_ms = (unsigned)d->cfg.reconnect_max_ms,
+        .on_state = on_db_state,
+        .arg = d,
+    };
+    d->link = hippo_link_new(d->base, &lo, &d->log, &d->metrics);
+    d->db = hippo_db_new(d->base, &dbo, &d->log, &d->metrics);
+    d->sig_term = evsignal_new(d->base, SIGTERM, on_signal, d);
+    d->sig_int = evsignal_new(d->base, SIGINT, on_signal, d);
+    d->sig_hup = evsignal_new(d->base, SIGHUP, on_signal, d);
+    d->tick = event_new(d->base, -1, EV_PERSIST, on_tick, d);
+    if (!d->link || !d->db || !d->sig_term || !d->sig_int || !d->sig_hup || !d->tick)
+        return -1;
+    hippo_protocol_prepare(d->db);
+    return 0;
+}
+
+static void destroy_parts(hippod *d)
+{
+    struct event *events[] = {d->sig_term, d->sig_int, d->sig_hup, d->tick};
+    for (size_t i = 0; i < sizeof events / sizeof events[0]; i++)
+        if (events[i])
+            event_free(events[i]);
+    hippo_http_free(d->http);
+    hippo_db_free(d->db);
+    hippo_link_free(d->link);
+}
+
+static void start_tick(hippod *d)
+{
+    d->watchdog_usec = hippo_sd_watchdog_usec();
+    uint64_t period = TICK_MAX_USEC;
+    if (d->watchdog_usec && d->watchdog_usec / 4 < period)
+        period = d->watchdog_usec / 4;
+    struct timeval tv = {.tv_sec = (time_t)(period / 1000000), .tv_usec = (suseconds_t)(period % 1000000)};
+    event_add(d->tick, &tv);
+}
+
+int hippod_run(hippod *d)
+{
+    int status = 1;
+    signal(SIGPIPE, SIG_IGN);
+    d->base = event_base_new();
+    if (!d->base || create_parts(d) < 0) {
+        hippo_log(&d->log, HIPPO_LOG_ERR, "cannot set up the event loop: out of memory");
+        goto out;
+    }
+    if (start_http(d) < 0)
+        goto out;
+    event_add(d->sig_term, NULL);
+    event_add(d->sig_int, NULL);
+    event_add(d->sig_hup, NULL);
+    start_tick(d);
+    hippo_db_start(d->db);
+    hippo_link_start(d->link);
+    hippo_log(&d->log, HIPPO_LOG_NOTICE, "hippod %s serving %s", HIPPOD_VERSION,
+              d->cfg.component_domain);
+    hippo_sd_notify("READY=1"); /* the loop is about to run; STATUS tells the link state */
+    update_status(d);
+    event_base_dispatch(d->base);
+    status = 0;
+out:
+    destroy_parts(d);
+    if (d->base)
+        event_base_free(d->base);
+    return status;
+}

@@ -1,0 +1,22 @@
+/* handlers.h - the IQ handlers of each protocol area (one handle_*.c file per area). */
+#ifndef HIPPO_HANDLERS_H
+#define HIPPO_HANDLERS_H
+
+#include <strophe.h>
+
+#include "hippod.h"
+
+/* An IQ handler gets the validated request (type get or set, one payload element) and must
+ * answer it exactly once, now or later. PAYLOAD is the request's only element child. */
+typedef void (*hippo_iq_handler)(hippod *d, xmpp_stanza_t *iq, xmpp_stanza_t *payload);
+
+/* handle_disco.c: service discovery (XEP-0030), ping (XEP-0199), version (XEP-0092) at the
+ * component domain. Returns the get-handler for NS, or NULL. */
+hippo_iq_handler hippo_disco_get_handler(const char *ns);
+
+/* handle_protocol.c: the http://dumbhippo.com/protocol/ namespaces. */
+#define HIPPO_NS_PROTOCOL_PREFIX "http://dumbhippo.com/protocol/"
+void hippo_protocol_prepare(hippo_db *db);
+void hippo_protocol_iq(hippod *d, xmpp_stanza_t *iq, xmpp_stanza_t *payload);
+
+#endif

@@ -1,0 +1,45 @@
+/* hippod.h - the one top-level context of the daemon, passed explicitly everywhere. */
+#ifndef HIPPOD_H
+#define HIPPOD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "log.h"
+#include "metrics.h"
+
+struct event_base;
+struct event;
+typedef struct hippo_link hippo_link;
+typedef struct hippo_db hippo_db;
+typedef struct hippo_http hippo_http;
+
+typedef struct hippod {
+    const char *config_path;
+    hippo_config cfg;
+    hippo_logger log;
+    hippo_metrics metrics;
+
+    struct event_base *base;
+    hippo_link *link;
+    hippo_db *db;
+    hippo_http *http;
+
+    struct event *sig_term;
+    struct event *sig_int;
+    struct event *sig_hup;
+    struct event *tick; /* once a second: watchdog, status */
+
+    uint64_t watchdog_usec;
+    uint64_t last_watchdog_usec;
+    bool ready_sent;
+    bool stopping;
+    char last_status[256];
+} hippod;
+
+/* Runs the daemon with an already loaded configuration until SIGTERM/SIGINT.
+ * Returns the process exit status. */
+int hippod_run(hippod *d);
+
+#endif

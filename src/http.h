@@ -1,0 +1,27 @@
+/* http.h - the loopback HTTP listener (libevent evhttp): GET /healthz and GET /metrics. */
+#ifndef HIPPO_HTTP_H
+#define HIPPO_HTTP_H
+
+#include <stddef.h>
+
+#include "log.h"
+
+struct event_base;
+typedef struct hippo_http hippo_http;
+
+typedef struct hippo_http_handlers {
+    /* Returns 1 when healthy; else 0 and writes a one-line reason into REASON. */
+    int (*health)(void *arg, char *reason, size_t reason_len);
+    /* Returns the metrics page as a malloc'd string (the listener frees it). */
+    char *(*metrics)(void *arg);
+    void *arg;
+} hippo_http_handlers;
+
+/* Binds ADDRESS:PORT. Returns NULL with a reason in ERR on failure. Free with
+ * hippo_http_free(). HANDLERS is copied. */
+hippo_http *hippo_http_new(struct event_base *base, const char *address, int port,
+                           const hippo_http_handlers *handlers, const hippo_logger *log,
+                           char *err, size_t errlen);
+void hippo_http_free(hippo_http *http);
+
+#endif

@@ -1,0 +1,53 @@
+/* metrics.h - counters and histograms, rendered in the Prometheus text format. */
+#ifndef HIPPO_METRICS_H
+#define HIPPO_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum hippo_stanza_kind {
+    HIPPO_STANZA_MESSAGE,
+    HIPPO_STANZA_PRESENCE,
+    HIPPO_STANZA_IQ,
+    HIPPO_STANZA_OTHER,
+    HIPPO_STANZA_KIND_COUNT
+};
+
+#define HIPPO_METRICS_MAX_LABELS 48
+#define HIPPO_DB_LATENCY_BUCKETS 12
+
+/* A counter family with one free-text label (e.g. an error condition). */
+typedef struct hippo_labelled_counter {
+    size_t n;
+    char *labels[HIPPO_METRICS_MAX_LABELS]; /* owned */
+    uint64_t values[HIPPO_METRICS_MAX_LABELS];
+    uint64_t overflow; /* counted under label "other" once the table is full */
+} hippo_labelled_counter;
+
+typedef struct hippo_metrics {
+    uint64_t stanzas_in[HIPPO_STANZA_KIND_COUNT];
+    uint64_t stanzas_out[HIPPO_STANZA_KIND_COUNT];
+    hippo_labelled_counter errors;     /* XMPP error conditions sent, by condition */
+    hippo_labelled_counter drops;      /* stanzas dropped without reply, by reason */
+    hippo_labelled_counter reconnects; /* by target: "xmpp", "database" */
+    hippo_labelled_counter config_errors; /* reload failures etc., by reason */
+    uint64_t db_latency_buckets[HIPPO_DB_LATENCY_BUCKETS]; /* cumulative per le bound */
+    uint64_t db_latency_count;
+    double db_latency_sum_seconds;
+    bool db_up;
+    bool link_up;
+} hippo_metrics;
+
+void hippo_metrics_init(hippo_metrics *m);
+void hippo_metrics_free(hippo_metrics *m);
+
+enum hippo_stanza_kind hippo_stanza_kind_of(const char *element_name);
+void hippo_metrics_count(hippo_labelled_counter *c, const char *label);
+uint64_t hippo_metrics_get(const hippo_labelled_counter *c, const char *label);
+void hippo_metrics_db_latency(hippo_metrics *m, double seconds);
+
+/* Renders every metric; returns a malloc'd NUL-terminated string the caller frees. */
+char *hippo_metrics_render(const hippo_metrics *m);
+
+#endif

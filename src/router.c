@@ -1,0 +1,159 @@
+/* router.c - routes every incoming stanza by address kind, stanza kind and namespace.
+ *
+ * Addresses: the bare component domain answers the service IQs (disco, ping, version, the
+ * dumbhippo protocol); NODE@domain is a room. Every get/set IQ gets exactly one answer;
+ * results and errors are never answered (RFC 6120 8.3.1), only counted. */
+#include "router.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "handlers.h"
+#include "stanza.h"
+#include "xmpp_link.h"
+
+void hippo_router_send(hippod *d, xmpp_stanza_t *stanza)
+{
+    hippo_link_send(d->link, stanza);
+}
+
+void hippo_router_drop(hippod *d, xmpp_stanza_t *stanza, const char *reason)
+{
+    const char *name = xmpp_stanza_get_name(stanza);
+    const char *from = xmpp_stanza_get_from(stanza);
+    hippo_metrics_count(&d->metrics.drops, reason);
+    hippo_log(&d->log, HIPPO_LOG_DEBUG, "dropped <%s> from %s: %s", name ? name : "?",
+              from ? from : "(none)", reason);
+}
+
+void hippo_router_reply_error(hippod *d, xmpp_stanza_t *request, const char *type,
+                              const char *condition, const char *text)
+{
+    if (hippo_stanza_is_reply_type(xmpp_stanza_get_type(request))) {
+        hippo_router_drop(d, request, "no-error-to-result-or-error");
+        return;
+    }
+    if (!xmpp_stanza_get_from(request)) {
+        hippo_router_drop(d, request, "no-sender");
+        return;
+    }
+    xmpp_stanza_t *reply =
+        hippo_stanza_error(hippo_link_ctx(d->link), request, type, condition, text);
+    if (!reply) {
+        hippo_log(&d->log, HIPPO_LOG_ERR, "out of memory building a %s error", condition);
+        return;
+    }
+    hippo_metrics_count(&d->metrics.errors, condition);
+    hippo_router_send(d, reply);
+    xmpp_stanza_release(reply);
+}
+
+static bool is_get_or_set(const char *type)
+{
+    return type && (strcmp(type, "get") == 0 || strcmp(type, "set") == 0);
+}
+
+/* RFC 6120 8.2.3: a get or set carries exactly one payload element. */
+static xmpp_stanza_t *valid_iq_payload(hippod *d, xmpp_stanza_t *iq)
+{
+    const char *type = xmpp_stanza_get_type(iq);
+    if (!is_get_or_set(type)) {
+        hippo_router_reply_error(d, iq, "modify", "bad-request", "iq type must be get or set");
+        return NULL;
+    }
+    if (!xmpp_stanza_get_id(iq)) {
+        hippo_router_reply_error(d, iq, "modify", "bad-request", "iq without id");
+        return NULL;
+    }
+    if (hippo_stanza_element_count(iq) != 1) {
+        hippo_router_reply_error(d, iq, "modify", "bad-request",
+                                 "iq get/set must carry exactly one payload element");
+        return NULL;
+    }
+    return hippo_stanza_first_element(iq);
+}
+
+static void route_service_iq(hippod *d, xmpp_stanza_t *iq)
+{
+    xmpp_stanza_t *payload = valid_iq_payload(d, iq);
+    if (!payload)
+        return;
+    const char *ns = xmpp_stanza_get_ns(payload);
+    bool is_get = strcmp(xmpp_stanza_get_type(iq), "get") == 0;
+    if (ns && strncmp(ns, HIPPO_NS_PROTOCOL_PREFIX, strlen(HIPPO_NS_PROTOCOL_PREFIX)) == 0) {
+        hippo_protocol_iq(d, iq, payload);
+        return;
+    }
+    hippo_iq_handler handler = ns && is_get ? hippo_disco_get_handler(ns) : NULL;
+    if (handler) {
+        handler(d, iq, payload);
+        return;
+    }
+    hippo_router_reply_error(d, iq, "cancel", "service-unavailable",
+                             "this service does not handle that request");
+}
+
+static void route_service(hippod *d, xmpp_stanza_t *stanza, const char *name)
+{
+    if (strcmp(name, "iq") == 0)
+        route_service_iq(d, stanza);
+    else if (strcmp(name, "message") == 0)
+        hippo_router_reply_error(d, stanza, "cancel", "service-unavailable",
+                                 "messages to the service itself are not handled");
+    else
+        hippo_router_drop(d, stanza, "presence-to-service");
+}
+
+/* Rooms are a later feature: until then a room address exists for nobody. */
+static void route_room(hippod *d, xmpp_stanza_t *stanza, const char *name)
+{
+    const char *type = xmpp_stanza_get_type(stanza);
+    if (strcmp(name, "presence") == 0 && type && strcmp(type, "available") != 0) {
+        hippo_router_drop(d, stanza, "presence-to-unknown-room");
+        return;
+    }
+    if (strcmp(name, "iq") == 0 && !valid_iq_payload(d, stanza))
+        return;
+    hippo_router_reply_error(d, stanza, "cancel", "item-not-found", "no such room");
+}
+
+/* Splits TO into "has a node" and checks its domain is ours. */
+static int classify_address(hippod *d, const char *to, bool *has_node)
+{
+    xmpp_ctx_t *ctx = hippo_link_ctx(d->link);
+    char *domain = xmpp_jid_domain(ctx, to);
+    char *node = xmpp_jid_node(ctx, to);
+    int rc = domain && strcasecmp(domain, d->cfg.component_domain) == 0 ? 0 : -1;
+    *has_node = node != NULL;
+    xmpp_free(ctx, domain);
+    xmpp_free(ctx, node);
+    return rc;
+}
+
+void hippo_router_stanza(hippod *d, xmpp_stanza_t *stanza)
+{
+    const char *name = xmpp_stanza_get_name(stanza);
+    enum hippo_stanza_kind kind = hippo_stanza_kind_of(name ? name : "");
+    d->metrics.stanzas_in[kind]++;
+    if (kind == HIPPO_STANZA_OTHER) {
+        hippo_router_drop(d, stanza, "unknown-element");
+        return;
+    }
+    const char *type = xmpp_stanza_get_type(stanza);
+    if (hippo_stanza_is_reply_type(type)) {
+        /* Bounces of what we sent; the rooms feature will use them to drop occupants. */
+        hippo_router_drop(d, stanza, strcmp(type, "error") == 0 ? "error-received"
+                                                                : "unexpected-result");
+        return;
+    }
+    const char *to = xmpp_stanza_get_to(stanza);
+    bool has_node = false;
+    if (!to || !xmpp_stanza_get_from(stanza) || classify_address(d, to, &has_node) < 0) {
+        hippo_router_drop(d, stanza, "bad-address");
+        return;
+    }
+    if (has_node)
+        route_room(d, stanza, name);
+    else
+        route_service(d, stanza, name);
+}

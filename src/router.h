@@ -1,0 +1,24 @@
+/* router.h - routes every incoming stanza by address kind, stanza kind and namespace, and
+ * sends replies and errors. */
+#ifndef HIPPO_ROUTER_H
+#define HIPPO_ROUTER_H
+
+#include <strophe.h>
+
+#include "hippod.h"
+
+/* Entry point for every stanza the link receives. */
+void hippo_router_stanza(hippod *d, xmpp_stanza_t *stanza);
+
+/* Sends STANZA (the caller keeps its reference). */
+void hippo_router_send(hippod *d, xmpp_stanza_t *stanza);
+
+/* Answers REQUEST with an XMPP error, counted by condition. Never answers a stanza of type
+ * result or error (those are dropped and counted instead). TEXT may be NULL. */
+void hippo_router_reply_error(hippod *d, xmpp_stanza_t *request, const char *type,
+                              const char *condition, const char *text);
+
+/* Counts and logs (debug) a stanza dropped without a reply. */
+void hippo_router_drop(hippod *d, xmpp_stanza_t *stanza, const char *reason);
+
+#endif
