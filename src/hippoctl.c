@@ -669,8 +669,7 @@ static int cmd_myspace_set(ctl *c, const ctl_command *cmd, int argc, char **argv
 /* ---- dispatch ---------------------------------------------------------------------- */
 
 static const ctl_command commands[] = {
-    {"migrate", "", "Apply the pending migrations of sql/ (embedded in this build).", NULL,
-     cmd_migrate},
+    {"migrate", "", "Apply the pending database migrations.", NULL, cmd_migrate},
     {"user add", "--jid JID --name NAME", "Create a user; prints its id.",
      "  --jid JID     bare XMPP address (stored lower-cased)\n"
      "  --name NAME   display name\n",
@@ -680,12 +679,11 @@ static const ctl_command commands[] = {
     {"group add", "--name NAME", "Create a group; prints its id.", NULL, cmd_group_add},
     {"group list", "", "List groups: id, name, active members.", NULL, cmd_group_list},
     {"group show", "GROUP", "Show a group and its members.", NULL, cmd_group_show},
-    {"group member add", "GROUP USER", "Make USER an active member of GROUP (idempotent).", NULL,
+    {"group member add", "GROUP USER", "Make USER an active member of GROUP.", NULL,
      cmd_group_member_add},
     {"group member remove", "GROUP USER", "Mark USER's membership of GROUP removed.", NULL,
      cmd_group_member_remove},
-    {"resource add", "--name NAME",
-     "Create a non-user recipient (e.g. an e-mail address), or print the existing one's id.", NULL,
+    {"resource add", "--name NAME", "Create (or find) a non-user recipient, e.g. an e-mail.", NULL,
      cmd_resource_add},
     {"resource list", "", "List resources: id, name.", NULL, cmd_resource_list},
     {"post create", "--poster USER --href URL --title TITLE [--body TEXT] [--to ID]... [--world]",
@@ -697,12 +695,11 @@ static const ctl_command commands[] = {
      "  --to ID         a recipient: user, group or resource id (repeatable, kept in order)\n"
      "  --world         visible to everyone\n",
      cmd_post_create},
-    {"post list", "[--limit N]", "List the newest posts: id, created_at, poster jid, title.",
+    {"post list", "[--limit N]", "List the newest posts: id, date, poster, title.",
      "  --limit N   at most N posts (default 20)\n", cmd_post_list},
     {"post show", "POST", "Show a post, its recipients, audience and viewers.", NULL,
      cmd_post_show},
-    {"view record", "POST USER", "Record that USER viewed (clicked) POST (idempotent).", NULL,
-     cmd_view_record},
+    {"view record", "POST USER", "Record that USER viewed (clicked) POST.", NULL, cmd_view_record},
     {"pref set", "USER KEY VALUE", "Set a preference of USER.", NULL, cmd_pref_set},
     {"pref unset", "USER KEY", "Remove a preference of USER.", NULL, cmd_pref_unset},
     {"pref list", "USER", "List USER's preferences: key, value.", NULL, cmd_pref_list},
@@ -744,7 +741,10 @@ static void print_commands(FILE *f, int n, char **argv)
         char left[128];
         snprintf(left, sizeof left, "%s%s%s", commands[i].words, *commands[i].synopsis ? " " : "",
                  commands[i].synopsis);
-        fprintf(f, "  %-40s %s\n", left, commands[i].summary);
+        if (strlen(left) > 38)
+            fprintf(f, "  %s\n  %-38s %s\n", left, "", commands[i].summary);
+        else
+            fprintf(f, "  %-38s %s\n", left, commands[i].summary);
     }
 }
 

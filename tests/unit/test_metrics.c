@@ -480,17 +480,20 @@ static void test_http_not_found_and_bad_method(void **state)
 static void test_http_limits(void **state)
 {
     http_fixture *fx = *state;
-    /* A header block far over the limit is refused, not buffered. */
-    size_t big = 16 * 1024; /* twice the limit, yet within loopback socket buffers */
-    char *req = malloc(big + 128);
-    assert_non_null(req);
-    int n = sprintf(req, "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: ");
-    memset(req + n, 'a', big);
-    strcpy(req + n + big, "\r\nConnection: close\r\n\r\n");
+    /* A header block far over the limit is refused, not buffered. Twice the limit, yet
+     * within loopback socket buffers so the blocking write cannot stall. */
+    static char req[16 * 1024 + 128];
+    const char *head = "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: ";
+    const char *tail = "\r\nConnection: close\r\n\r\n";
+    size_t big = sizeof req - strlen(head) - strlen(tail) - 1;
+    memcpy(req, head, strlen(head));
+    memset(req + strlen(head), 'a', big);
+    memcpy(req + strlen(head) + big, tail, strlen(tail) + 1);
     char *r = roundtrip(fx, req);
-    free(req);
-    /* evhttp answers 400/413/431 or just closes; never serves the page. */
+    /* evhttp answers 400 and closes (or resets); it never serves the page. */
     assert_null(strstr(r, " 200 "));
+    if (r[0] != '\0')
+        assert_int_equal(strncmp(r, "HTTP/1.1 4", 10), 0);
     free(r);
 }
 
