@@ -9,7 +9,6 @@
 
 #include <event2/buffer.h>
 #include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 
 /* Requests are tiny; these bounds keep a slow or hostile client cheap. */
 #define HTTP_MAX_HEADERS_BYTES 8192
