@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -810,7 +809,7 @@ static int load_secret(parser *p, const char *path, int line, const char *key)
     const char *why = "is invalid";
     p->cfg->component_secret = read_secret(path, &why);
     if (!p->cfg->component_secret)
-        return fail(p, line, "component", key, "secret file %s %s", show(path).s, why);
+        return fail(p, line, "component", key, "secret file %s %s", path, why);
     return 0;
 }
 

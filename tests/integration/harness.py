@@ -18,6 +18,7 @@ Needs /usr/bin/python3 and root (or the matching users) for postgres/ejabberd.
 
 import atexit
 import base64
+import ctypes
 import fcntl
 import hashlib
 import itertools
@@ -137,12 +138,12 @@ def pid_alive(pid):
     return st is not None and st["state"] not in ("Z", "X")
 
 
-def _all_stats():
+def _all_stats(zombies=False):
     out = {}
     for name in os.listdir("/proc"):
         if name.isdigit():
             st = _proc_stat(int(name))
-            if st is not None and st["state"] not in ("Z", "X"):
+            if st is not None and (zombies or st["state"] not in ("Z", "X")):
                 out[int(name)] = st
     return out
 
@@ -166,6 +167,19 @@ def group_members(pgid):
     return [p for p, st in _all_stats().items() if st["pgrp"] == pgid]
 
 
+def processes_mentioning(text):
+    """Live pids whose command line contains TEXT (e.g. a stack's directory)."""
+    out = []
+    for p in _all_stats():
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                if text.encode() in f.read():
+                    out.append(p)
+        except OSError:
+            pass
+    return out
+
+
 def _signal(pids, sig):
     for p in pids:
         try:
@@ -174,11 +188,56 @@ def _signal(pids, sig):
             pass
 
 
+_popen_pids = set()  # our direct children owned by subprocess.Popen: it reaps them itself
+
+
+def _become_subreaper():
+    """Orphaned descendants (the postmaster after pg_ctl exits, ejabberd's helpers) become
+    our children instead of init's, so wait_gone() can reap them at once: no <defunct>
+    entries linger in `ps` when an init process reaps lazily."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+
+
+def _proc_uid(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("Uid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _reap(pids=None):
+    """Reaps our zombie children among PIDS (default: every adopted orphan, recognised by
+    running as another user than us: everything we fork ourselves runs as us, so this never
+    steals an exit status that subprocess waits for)."""
+    me = os.getpid()
+    if pids is None:
+        uid = os.geteuid()
+        pids = [p for p, st in _all_stats(True).items()
+                if st["state"] == "Z" and st["ppid"] == me and _proc_uid(p) != uid]
+    for p in pids:
+        st = _proc_stat(p)
+        if st and st["state"] == "Z" and st["ppid"] == me and p not in _popen_pids:
+            try:
+                os.waitpid(p, os.WNOHANG)
+            except ChildProcessError:
+                pass
+
+
 def wait_gone(pids, timeout):
-    """Waits until none of PIDS is alive; returns the ones still alive at the deadline."""
+    """Waits until none of PIDS is alive (reaping those that are our zombies); returns the
+    ones still alive at the deadline."""
     deadline = time.monotonic() + timeout
     while True:
         alive = [p for p in pids if pid_alive(p)]
+        _reap(pids)  # after the check: what was dead then is reaped now
+        _reap()
         if not alive or time.monotonic() >= deadline:
             return alive
         time.sleep(0.02)
@@ -266,6 +325,22 @@ def _check_parents_traversable(path):
 
 # ---------------------------------------------------------------- stacks
 
+def tmp_base():
+    """Where stacks live: $HIPPO_TMPDIR, else /dev/shm when it has room (tmpfs: copying a
+    cluster or running PostgreSQL there is several times faster than on this VM's disk),
+    else the usual temp dir."""
+    env = os.environ.get("HIPPO_TMPDIR")
+    if env:
+        return env
+    try:
+        st = os.statvfs("/dev/shm")
+        if st.f_bavail * st.f_frsize > (2 << 30) and os.access("/dev/shm", os.W_OK | os.X_OK):
+            return "/dev/shm"
+    except OSError:
+        pass
+    return tempfile.gettempdir()
+
+
 _live_stacks = []
 _live_lock = threading.Lock()
 _stack_seq = itertools.count(1)
@@ -301,7 +376,7 @@ class Stack:
     def __init__(self, name="stack", keep_dir=False):
         self.name = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
         self.seq = next(_stack_seq)
-        self.dir = tempfile.mkdtemp(prefix=f"hippo-{self.name}-")
+        self.dir = tempfile.mkdtemp(prefix=f"hippo-{self.name[:24]}-", dir=tmp_base())
         os.chmod(self.dir, 0o755)
         _check_parents_traversable(self.dir)
         self.keep_dir = keep_dir or bool(os.environ.get("HIPPO_KEEP_TMP"))
@@ -311,6 +386,7 @@ class Stack:
         with _live_lock:
             _live_stacks.append(self)
         _install_sigterm_handler()
+        _become_subreaper()
 
     def __enter__(self):
         return self
@@ -390,6 +466,7 @@ class Stack:
                 r.close()
             except Exception as e:  # noqa: BLE001 - keep closing the rest
                 errors.append(f"{type(r).__name__}: {e}")
+        _reap()
         with _live_lock:
             if self in _live_stacks:
                 _live_stacks.remove(self)
@@ -444,7 +521,7 @@ def _pg_template():
         return None
     ver = run([f"{PG_BIN}/initdb", "--version"]).stdout.strip()
     key = hashlib.sha256(f"{ver}|{_PG_TEMPLATE_VERSION}|{PG_BIN}".encode()).hexdigest()[:12]
-    base = os.path.join(tempfile.gettempdir(), f"hippo-harness-cache-{os.geteuid()}")
+    base = os.path.join(tmp_base(), f"hippo-harness-cache-{os.geteuid()}")
     os.makedirs(base, mode=0o755, exist_ok=True)
     os.chmod(base, 0o755)
     tpl = os.path.join(base, f"pg-{key}")
@@ -623,6 +700,7 @@ class _XmppServer:
         self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._out,
                                       stderr=subprocess.STDOUT, cwd=self.dir,
                                       start_new_session=new_session)
+        _popen_pids.add(self._proc.pid)
 
     def _reap(self):
         if self._proc is not None:
@@ -856,7 +934,12 @@ modules: {{mod_disco: {{}}, mod_ping: {{}}, mod_roster: {{}}, mod_stream_mgmt: {
         return pid if pid_alive(pid) else None
 
     def pids(self):
+        # ejabberdctl -> su -> sh -> beam.smp -> helpers; su starts a new session, so the
+        # process group alone misses the tail of the chain
         out = set(group_members(self._pgid)) if self._pgid else set()
+        if self._proc is not None and self._proc.poll() is None:
+            out.add(self._proc.pid)
+            out.update(descendants(self._proc.pid))
         pid = self.pid
         if pid:
             out.add(pid)
@@ -1036,6 +1119,7 @@ class Hippod:
             _pdeathsig_prefix() + [HIPPOD, "-c", self.config_path, *self.args],
             stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
             env=self.env, cwd=self.stack.dir)
+        _popen_pids.add(self._proc.pid)
 
     @property
     def pid(self):

@@ -72,8 +72,9 @@ class SharedStack(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         pids = cls.stack.all_pids()
+        d = cls.stack.dir
         cls.stack.close()
-        left = [p for p in pids if harness.pid_alive(p)]
+        left = [p for p in pids if harness.pid_alive(p)] + harness.processes_mentioning(d)
         if left:
             raise AssertionError(f"processes left behind: {left}")
 
@@ -180,7 +181,8 @@ class SharedStack(unittest.TestCase):
                                   config={"rooms": {"max_body_bytes": "100"},
                                           'client "linux"': {"current": "1.2"},
                                           "log": {"level": None}})
-            ini = open(h.config_path).read()
+            with open(h.config_path) as f:
+                ini = f.read()
             self.assertIn(f"port = {self.pro.component_port}\n", ini)
             self.assertIn("domain = rooms.example.test\n", ini)
             self.assertIn("secret = s3cret\n", ini)
@@ -239,12 +241,15 @@ class Lifecycle(unittest.TestCase):
                     c2 = stack.client(server=srv, user="carol", password="carolpw")
                     ping_ok(self, c2)  # the account survived the restart
                 pids = stack.all_pids()
+                self.assertGreater(len(harness.processes_mentioning(d)), 3)
+                self.assertEqual(set(harness.processes_mentioning(d)) - set(pids), set())
                 self.assertIn(pg.pid, pids)
                 self.assertIn(pro.pid, pids)
                 self.assertIn(ej.pid, pids)
                 raise RuntimeError("leave the block the hard way")
         self.assertGreater(len(pids), 8)
         self.assertEqual([p for p in pids if harness.pid_alive(p)], [])
+        self.assertEqual(harness.processes_mentioning(d), [])
         self.assertFalse(os.path.exists(d))
 
 

@@ -20,13 +20,13 @@
 #define SECRET "s3cr3t-Hunter2-xyzzy"
 
 /* Lines 1-4 and 5-6 (or wherever they are appended). */
-#define COMPONENT                                                                              \
-    "[component]\n"                                                                            \
-    "host = 127.0.0.1\n"                                                                       \
-    "domain = rooms.example.org\n"                                                             \
+#define COMPONENT                                                                                  \
+    "[component]\n"                                                                                \
+    "host = 127.0.0.1\n"                                                                           \
+    "domain = rooms.example.org\n"                                                                 \
     "secret = " SECRET "\n"
-#define DATABASE                                                                               \
-    "[database]\n"                                                                             \
+#define DATABASE                                                                                   \
+    "[database]\n"                                                                                 \
     "conninfo = dbname=hippo\n"
 
 typedef struct fixture {
@@ -220,21 +220,23 @@ static void test_empty_http_address_disables_listener(void **state)
 static void test_bad_component_values(void **state)
 {
     static const bad_case cases[] = {
-        {COMPONENT "port = 0\n" DATABASE, 5, "[component] port: ", "\"0\" is out of range (1..65535)"},
+        {COMPONENT "port = 0\n" DATABASE, 5,
+         "[component] port: ", "\"0\" is out of range (1..65535)"},
         {COMPONENT "port = 65536\n" DATABASE, 5, "[component] port: ", "out of range"},
-        {COMPONENT "port = 99999999999999999999\n" DATABASE, 5, "[component] port: ",
-         "out of range"},
+        {COMPONENT "port = 99999999999999999999\n" DATABASE, 5,
+         "[component] port: ", "out of range"},
         {COMPONENT "port = 53x\n" DATABASE, 5, "[component] port: ", "\"53x\" is not an integer"},
         {COMPONENT "port = +5\n" DATABASE, 5, "[component] port: ", "is not an integer"},
         {COMPONENT "port = 5 6\n" DATABASE, 5, "[component] port: ", "is not an integer"},
         {COMPONENT "port =\n" DATABASE, 5, "[component] port: ", "empty value"},
-        {COMPONENT "reconnect_min_ms = 0\n" DATABASE, 5, "[component] reconnect_min_ms: ",
-         "out of range"},
-        {COMPONENT "reconnect_max_ms = 100\n" DATABASE, 5, "[component] reconnect_max_ms: ",
-         "100 is less than reconnect_min_ms (250)"},
+        {COMPONENT "reconnect_min_ms = 0\n" DATABASE, 5,
+         "[component] reconnect_min_ms: ", "out of range"},
+        {COMPONENT "reconnect_max_ms = 100\n" DATABASE, 5,
+         "[component] reconnect_max_ms: ", "100 is less than reconnect_min_ms (250)"},
         {COMPONENT "reconnect_max_ms = 500\nreconnect_min_ms = 600\n" DATABASE, 5,
          "[component] reconnect_max_ms: ", "less than reconnect_min_ms (600)"},
-        {"[component]\nsecret = " SECRET "\nhost = 127.0.0.1\ndomain = Rooms.example.org\n" DATABASE,
+        {"[component]\nsecret = " SECRET
+         "\nhost = 127.0.0.1\ndomain = Rooms.example.org\n" DATABASE,
          4, "[component] domain: ", "lowercase"},
         {"[component]\nsecret = " SECRET "\nhost = 127.0.0.1\ndomain = user@example.org\n" DATABASE,
          4, "[component] domain: ", "\"user@example.org\" may only hold"},
@@ -255,15 +257,15 @@ static void test_bad_component_values(void **state)
 static void test_bad_other_values(void **state)
 {
     static const bad_case cases[] = {
-        {COMPONENT DATABASE "[http]\naddress = localhost\n", 8, "[http] address: ",
-         "\"localhost\" is not a numeric IPv4 or IPv6 address"},
+        {COMPONENT DATABASE "[http]\naddress = localhost\n", 8,
+         "[http] address: ", "\"localhost\" is not a numeric IPv4 or IPv6 address"},
         {COMPONENT DATABASE "[http]\nport = 65536\n", 8, "[http] port: ", "(0..65535)"},
         {COMPONENT DATABASE "[http]\nport = -1\n", 8, "[http] port: ", "out of range"},
-        {COMPONENT DATABASE "[log]\nlevel = verbose\n", 8, "[log] level: ",
-         "\"verbose\" is not one of error, warning, notice, info, debug"},
+        {COMPONENT DATABASE "[log]\nlevel = verbose\n", 8,
+         "[log] level: ", "\"verbose\" is not one of error, warning, notice, info, debug"},
         {COMPONENT DATABASE "[log]\nlevel = INFO\n", 8, "[log] level: ", "is not one of"},
-        {COMPONENT DATABASE "[rooms]\nmax_body_bytes = 0\n", 8, "[rooms] max_body_bytes: ",
-         "(1..1048576)"},
+        {COMPONENT DATABASE "[rooms]\nmax_body_bytes = 0\n", 8,
+         "[rooms] max_body_bytes: ", "(1..1048576)"},
         {COMPONENT DATABASE "[rooms]\nmax_body_bytes = 1048577\n", 8,
          "[rooms] max_body_bytes: ", "out of range"},
         {COMPONENT DATABASE "[rooms]\nmessages_per_second = 0\n", 8,
@@ -276,18 +278,18 @@ static void test_bad_other_values(void **state)
          "[rooms] messages_per_second: ", "not a decimal number"},
         {COMPONENT DATABASE "[rooms]\nmessages_per_second = 1.\n", 8,
          "[rooms] messages_per_second: ", "not a decimal number"},
-        {COMPONENT DATABASE "[rooms]\nmessage_burst = 0\n", 8, "[rooms] message_burst: ",
-         "out of range"},
-        {COMPONENT DATABASE "[rooms]\nmax_history = -2\n", 8, "[rooms] max_history: ",
-         "(-1..2147483647)"},
-        {COMPONENT DATABASE "[rooms]\nmax_occupants = 0\n", 8, "[rooms] max_occupants: ",
-         "out of range"},
+        {COMPONENT DATABASE "[rooms]\nmessage_burst = 0\n", 8,
+         "[rooms] message_burst: ", "out of range"},
+        {COMPONENT DATABASE "[rooms]\nmax_history = -2\n", 8,
+         "[rooms] max_history: ", "(-1..2147483647)"},
+        {COMPONENT DATABASE "[rooms]\nmax_occupants = 0\n", 8,
+         "[rooms] max_occupants: ", "out of range"},
         {COMPONENT DATABASE "[rooms]\nmax_occupants = 2147483648\n", 8,
          "[rooms] max_occupants: ", "out of range"},
-        {COMPONENT "[database]\nconninfo = host=x bogus=1\n", 6, "[database] conninfo: ",
-         "invalid libpq conninfo: invalid connection option \"bogus\""},
-        {COMPONENT "[database]\nconninfo = host='x\n", 6, "[database] conninfo: ",
-         "invalid libpq conninfo: unterminated quoted string"},
+        {COMPONENT "[database]\nconninfo = host=x bogus=1\n", 6,
+         "[database] conninfo: ", "invalid libpq conninfo: invalid connection option \"bogus\""},
+        {COMPONENT "[database]\nconninfo = host='x\n", 6,
+         "[database] conninfo: ", "invalid libpq conninfo: unterminated quoted string"},
         {COMPONENT "[database]\nconninfo =\n", 6, "[database] conninfo: ", "empty value"},
     };
     RUN_CASES(state, cases);
@@ -299,23 +301,23 @@ static void test_structure_errors(void **state)
         {COMPONENT DATABASE "[bogus]\n", 7, "[bogus]: ", "unknown section"},
         {COMPONENT DATABASE "[bogus]\nkey = 1\n", 7, "[bogus]: ", "unknown section"},
         {COMPONENT "hots = x\n" DATABASE, 5, "[component] hots: ", "unknown key"},
-        {COMPONENT DATABASE "[rooms]\nmax_bodybytes = 1\n", 8, "[rooms] max_bodybytes: ",
-         "unknown key"},
-        {COMPONENT "host = 10.0.0.1\n" DATABASE, 5, "[component] host: ",
-         "duplicate key (first set at line 2)"},
-        {COMPONENT DATABASE "[component]\nport = 1\n", 7, "[component]: ",
-         "duplicate section (first at line 1)"},
+        {COMPONENT DATABASE "[rooms]\nmax_bodybytes = 1\n", 8,
+         "[rooms] max_bodybytes: ", "unknown key"},
+        {COMPONENT "host = 10.0.0.1\n" DATABASE, 5,
+         "[component] host: ", "duplicate key (first set at line 2)"},
+        {COMPONENT DATABASE "[component]\nport = 1\n", 7,
+         "[component]: ", "duplicate section (first at line 1)"},
         {"host = x\n" COMPONENT DATABASE, 1, "host: ", "key outside of any section"},
-        {COMPONENT "just some words\n" DATABASE, 5, "[component]: ",
-         "expected \"key = value\" or \"[section]\""},
+        {COMPONENT "just some words\n" DATABASE, 5,
+         "[component]: ", "expected \"key = value\" or \"[section]\""},
         {COMPONENT "= 5\n" DATABASE, 5, "[component]: ", "missing key name"},
         {COMPONENT "[database\n", 5, "", "section header without closing ']'"},
         {COMPONENT "[database] x\n", 5, "", "unexpected text after section header"},
         {COMPONENT "  port = 5\n" DATABASE, 5, "[component]: ", "line starts with whitespace"},
-        {COMPONENT DATABASE "[client windows]\n", 7, "[client windows]: ",
-         "expected [client \"NAME\"]"},
-        {COMPONENT DATABASE "[client \"Windows\"]\n", 7, "[client \"Windows\"]: ",
-         "expected [client \"NAME\"]"},
+        {COMPONENT DATABASE "[client windows]\n", 7,
+         "[client windows]: ", "expected [client \"NAME\"]"},
+        {COMPONENT DATABASE "[client \"Windows\"]\n", 7,
+         "[client \"Windows\"]: ", "expected [client \"NAME\"]"},
         {COMPONENT DATABASE "[client \"\"]\n", 7, "[client \"\"]: ", "expected [client"},
     };
     RUN_CASES(state, cases);
@@ -324,9 +326,9 @@ static void test_structure_errors(void **state)
 static void test_missing_required_keys(void **state)
 {
     static const bad_case cases[] = {
-        {"[component]\nhost = h\nsecret = " SECRET "\n" DATABASE, 1, "[component] domain: ",
-         "required key missing"},
-        {"[database]\nconninfo = x=1\n[component]\ndomain = a.b\nsecret = " SECRET "\n", 3,
+        {"[component]\nhost = h\nsecret = " SECRET "\n" DATABASE, 1,
+         "[component] domain: ", "required key missing"},
+        {"[database]\nconninfo = dbname=x\n[component]\ndomain = a.b\nsecret = " SECRET "\n", 3,
          "[component] host: ", "required key missing"},
         {COMPONENT, 0, "[database] conninfo: ", "required key missing"},
         {COMPONENT "[database]\n", 5, "[database] conninfo: ", "required key missing"},
@@ -336,14 +338,40 @@ static void test_missing_required_keys(void **state)
     RUN_CASES(state, cases);
 }
 
+/* inih (Debian's build) reads lines into a 200-byte buffer and would split a longer line
+ * into two silently; hippod takes up to 198 bytes and rejects the rest. */
 static void test_long_line_is_an_error_not_a_split(void **state)
 {
-    char text[1024];
-    char value[400];
-    memset(value, 'a', sizeof value - 1);
-    value[sizeof value - 1] = '\0';
-    snprintf(text, sizeof text, COMPONENT "[database]\nconninfo = dbname=%s\n", value);
-    expect_error(*state, text, 6, "", "line is longer than");
+    const char *key = "conninfo = ";
+    char line[512], text[1024];
+    for (size_t len = 198; len <= 400; len += len == 198 ? 1 : 201) {
+        snprintf(line, sizeof line, "%sdbname=x application_name=", key);
+        size_t have = strlen(line);
+        memset(line + have, 'a', len - have);
+        line[len] = '\0';
+        snprintf(text, sizeof text, COMPONENT "[database]\n%s\n", line);
+        if (len > 198) {
+            expect_error(*state, text, 6, "", "line is longer than 198 bytes");
+            continue;
+        }
+        hippo_config cfg;
+        load_ok(*state, text, &cfg);
+        assert_string_equal(cfg.database_conninfo, line + strlen(key));
+        hippo_config_free(&cfg);
+    }
+}
+
+static void test_nul_byte_is_an_error(void **state)
+{
+    const fixture *f = *state;
+    static const char text[] = COMPONENT "[database]\nconninfo = dbname=x\0y\n";
+    char path[256];
+    snprintf(path, sizeof path, "%s/hippod.ini", f->dir);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(text, 1, sizeof text - 1, fp), sizeof text - 1);
+    assert_int_equal(fclose(fp), 0);
+    expect_error_at(path, 6, "", "line contains a NUL byte");
 }
 
 static void test_missing_file(void **state)
@@ -368,9 +396,9 @@ static void test_error_without_buffer_still_fails(void **state)
 
 /* ---- the secret ---- */
 
-#define COMPONENT_NO_SECRET                                                                    \
-    "[component]\n"                                                                            \
-    "host = 127.0.0.1\n"                                                                       \
+#define COMPONENT_NO_SECRET                                                                        \
+    "[component]\n"                                                                                \
+    "host = 127.0.0.1\n"                                                                           \
     "domain = rooms.example.org\n"
 
 static void test_secret_file_absolute_strips_newline(void **state)
@@ -436,14 +464,14 @@ static void test_secret_errors(void **state)
     char path[256], empty_path[256], text[1024];
     write_file(f, "empty", "\n", empty_path, sizeof empty_path);
 
-    expect_error(f, COMPONENT "secret_file = x\n" DATABASE, 5, "[component] secret_file: ",
-                 "secret and secret_file are both set");
+    expect_error(f, COMPONENT "secret_file = x\n" DATABASE, 5,
+                 "[component] secret_file: ", "secret and secret_file are both set");
     expect_error(f, COMPONENT_NO_SECRET "secret_file = x\nsecret = " SECRET "\n" DATABASE, 5,
                  "[component] secret: ", "secret and secret_file are both set");
-    expect_error(f, COMPONENT_NO_SECRET DATABASE, 1, "[component] secret: ",
-                 "required key missing");
-    expect_error(f, COMPONENT_NO_SECRET "secret =\n" DATABASE, 4, "[component] secret: ",
-                 "empty value");
+    expect_error(f, COMPONENT_NO_SECRET DATABASE, 1,
+                 "[component] secret: ", "required key missing");
+    expect_error(f, COMPONENT_NO_SECRET "secret =\n" DATABASE, 4,
+                 "[component] secret: ", "empty value");
     snprintf(text, sizeof text, COMPONENT_NO_SECRET "secret_file = %s\n" DATABASE, empty_path);
     expect_error(f, text, 4, "[component] secret_file: ", "is empty");
     snprintf(path, sizeof path, "%s/nope", f->dir);
@@ -458,8 +486,8 @@ static void test_secret_errors(void **state)
 
     /* CREDENTIALS_DIRECTORY set, but no hippod-secret in it */
     setenv("CREDENTIALS_DIRECTORY", f->dir, 1);
-    expect_error(f, COMPONENT_NO_SECRET DATABASE, 1, "[component] secret: ",
-                 "required key missing");
+    expect_error(f, COMPONENT_NO_SECRET DATABASE, 1,
+                 "[component] secret: ", "required key missing");
 }
 
 /* Every way the secret can sit in a bad file: the message never shows it. */
@@ -468,12 +496,11 @@ static void test_secret_never_in_messages(void **state)
     static const bad_case cases[] = {
         {COMPONENT "  " SECRET "\n" DATABASE, 5, "[component]: ", "starts with whitespace"},
         {COMPONENT SECRET "\n" DATABASE, 5, "[component]: ", "expected \"key = value\""},
-        {COMPONENT "secret = " SECRET "\n" DATABASE, 5, "[component] secret: ",
-         "duplicate key"},
-        {COMPONENT "secret_file = " SECRET "\n" DATABASE, 5, "[component] secret_file: ",
-         "both set"},
-        {COMPONENT "[database]\nconninfo = host=x " SECRET "\n", 6, "[database] conninfo: ",
-         "missing \"=\" after \"...\""},
+        {COMPONENT "secret = " SECRET "\n" DATABASE, 5, "[component] secret: ", "duplicate key"},
+        {COMPONENT "secret_file = " SECRET "\n" DATABASE, 5,
+         "[component] secret_file: ", "both set"},
+        {COMPONENT "[database]\nconninfo = host=x " SECRET "\n", 6,
+         "[database] conninfo: ", "missing \"=\" after \"...\""},
         {COMPONENT "[database]\nconninfo = host=x password " SECRET "\n", 6,
          "[database] conninfo: ", "invalid libpq conninfo"},
         {COMPONENT "[database]\nconninfo = postgresql://u:" SECRET "%zz@h/db\n", 6,
@@ -527,23 +554,22 @@ static void test_clients_in_file_order(void **state)
 static void test_bad_clients(void **state)
 {
     static const bad_case cases[] = {
-        {CLIENT_HEAD "minimum = 1.1\ncurrent = 1.2\n", 7, "[client \"windows\"] download: ",
-         "required key missing"},
-        {CLIENT_HEAD "minimum = 1.x\n", 8, "[client \"windows\"] minimum: ",
-         "\"1.x\" is not a version"},
-        {CLIENT_HEAD "current = 1..2\n", 8, "[client \"windows\"] current: ",
-         "is not a version"},
+        {CLIENT_HEAD "minimum = 1.1\ncurrent = 1.2\n", 7,
+         "[client \"windows\"] download: ", "required key missing"},
+        {CLIENT_HEAD "minimum = 1.x\n", 8,
+         "[client \"windows\"] minimum: ", "\"1.x\" is not a version"},
+        {CLIENT_HEAD "current = 1..2\n", 8, "[client \"windows\"] current: ", "is not a version"},
         {CLIENT_HEAD "current = v1\n", 8, "[client \"windows\"] current: ", "is not a version"},
-        {CLIENT_HEAD "download = ftp://example.org/x\n", 8, "[client \"windows\"] download: ",
-         "is not an http:// or https:// URL"},
-        {CLIENT_HEAD "download = https://\n", 8, "[client \"windows\"] download: ",
-         "is not an http"},
+        {CLIENT_HEAD "download = ftp://example.org/x\n", 8,
+         "[client \"windows\"] download: ", "is not an http:// or https:// URL"},
+        {CLIENT_HEAD "download = https://\n", 8,
+         "[client \"windows\"] download: ", "is not an http"},
         {CLIENT_HEAD "download =\n", 8, "[client \"windows\"] download: ", "empty value"},
         {CLIENT_HEAD "minimum = 1.10\ncurrent = 1.9\ndownload = https://e.org/x\n", 8,
          "[client \"windows\"] minimum: ", "1.10 is newer than current (1.9)"},
         {CLIENT_HEAD "min = 1\n", 8, "[client \"windows\"] min: ", "unknown key"},
-        {CLIENT_HEAD "minimum = 1\nminimum = 2\n", 9, "[client \"windows\"] minimum: ",
-         "duplicate key (first set at line 8)"},
+        {CLIENT_HEAD "minimum = 1\nminimum = 2\n", 9,
+         "[client \"windows\"] minimum: ", "duplicate key (first set at line 8)"},
         {CLIENT_HEAD "minimum = 1\ncurrent = 1\ndownload = https://e.org/x\n"
                      "[client \"windows\"]\n",
          11, "[client \"windows\"]: ", "duplicate section (first at line 7)"},
@@ -576,17 +602,16 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_minimal_config_gets_all_defaults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_key_is_read, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_empty_http_address_disables_listener, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_empty_http_address_disables_listener, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_component_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_other_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_structure_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_required_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_line_is_an_error_not_a_split, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nul_byte_is_an_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_without_buffer_still_fails, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_secret_file_absolute_strips_newline, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_secret_file_absolute_strips_newline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_file_relative_to_config_dir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_file_relative_to_credentials_dir, setup,
                                         teardown),
