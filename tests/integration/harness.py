@@ -662,6 +662,15 @@ def hippoctl(*args, conninfo=None, config_path=None, timeout=60):
 
 # ---------------------------------------------------------------- XMPP servers
 
+def _rotate(path):
+    """Moves PATH aside as PATH.1, PATH.2, ... (the newest run keeps the plain name)."""
+    if not os.path.exists(path):
+        return
+    for n in itertools.count(1):
+        if not os.path.exists(f"{path}.{n}"):
+            os.rename(path, f"{path}.{n}")
+            return
+
 class _XmppServer:
     kind = None
     domain = DOMAIN
@@ -684,6 +693,9 @@ class _XmppServer:
         self.c2s_port = free_port()
         self.component_port = free_port()
 
+    def _ready_ports(self):
+        return (self.c2s_port, self.component_port)
+
     def restart(self):
         self.stop()
         self.start()
@@ -696,6 +708,7 @@ class _XmppServer:
             return f.read().decode(errors="replace")
 
     def _spawn(self, cmd, out_path, new_session):
+        _rotate(out_path)  # errors of an earlier attempt must not fail this one
         self._out = open(out_path, "ab")
         self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._out,
                                       stderr=subprocess.STDOUT, cwd=self.dir,
@@ -715,7 +728,7 @@ class _XmppServer:
             self._out = None
 
     def _wait_ready(self, timeout, bind_failed):
-        """Waits until both ports accept connections. Returns True when ready, False if
+        """Waits until the server's ports accept connections. Returns True when ready, False if
         the server failed to bind a port (BIND_FAILED() checks its log); raises if it
         exits or never gets ready."""
         deadline = time.monotonic() + timeout
@@ -725,7 +738,7 @@ class _XmppServer:
                     return False
                 raise RuntimeError(f"{self.kind} exited with {self._proc.returncode}:\n"
                                    + self._startup_log())
-            if port_open(self.c2s_port) and port_open(self.component_port):
+            if all(port_open(p) for p in self._ready_ports()):
                 return not bind_failed()
             time.sleep(0.05)
         raise TimeoutError(f"{self.kind} not ready after {timeout} s:\n" + self._startup_log())
@@ -807,8 +820,7 @@ Component "{self.component_domain}"
         return "Failed to open server port" in _tail(self.log_path, 200)
 
     def _launch(self):
-        if os.path.exists(self.log_path):  # old bind errors must not fail this start
-            os.rename(self.log_path, self.log_path + f".{time.time_ns()}")
+        _rotate(self.log_path)  # old bind errors must not fail this start
         self._write_config()
         self._spawn(_pdeathsig_prefix() + ["prosody", "--config", self.config_path, "-F"],
                     os.path.join(self.dir, "stdout.log"), True)
@@ -873,6 +885,9 @@ class Ejabberd(_XmppServer):
         super()._pick_ports()
         self.dist_port = free_port()
         self.api_port = free_port()
+
+    def _ready_ports(self):
+        return (self.c2s_port, self.component_port, self.api_port)
 
     def _write_config(self):
         d = self.dir
@@ -955,9 +970,8 @@ modules: {{mod_disco: {{}}, mod_ping: {{}}, mod_roster: {{}}, mod_stream_mgmt: {
         return "eaddrinuse" in text
 
     def _launch(self):
-        for p in (self.pid_path, self.log_path):
-            if os.path.exists(p):
-                os.rename(p, p + f".{time.time_ns()}")
+        _rotate(self.pid_path)
+        _rotate(self.log_path)
         self._write_config()
         self._spawn(["ejabberdctl", "--config-dir", self.dir, "foreground"],
                     os.path.join(self.dir, "stdout.log"), True)
