@@ -9,6 +9,8 @@
 #include "handlers.h"
 #include "hippod.h"
 #include "http.h"
+#include "post_payload.h"
+#include "rooms.h"
 #include "router.h"
 #include "sdnotify.h"
 #include "xmpp_link.h"
@@ -205,6 +207,8 @@ static int create_parts(hippod *d)
     if (!d->link || !d->db || !d->sig_term || !d->sig_int || !d->sig_hup || !d->tick)
         return -1;
     hippo_protocol_prepare(d->db);
+    hippo_post_payload_prepare(d->db);
+    hippo_rooms_prepare(d->db);
     return 0;
 }
 

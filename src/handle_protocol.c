@@ -1,85 +1,149 @@
 /* handle_protocol.c - the http://dumbhippo.com/protocol/ IQs at the component domain.
  *
  * Every protocol request first resolves the sender (the bare JID the server stamped on the
- * stanza) to a hippo user through the database. While the database is down or saturated
- * the request gets a wait-type error at once. The per-area handlers (clientinfo, prefs,
- * post, ...) are added by the protocol-IQ feature; until then a known user asking for one
- * gets feature-not-implemented, never silence. */
+ * stanza) to a hippo user through the database, then goes to the area of its namespace.
+ * While the database is down or saturated the request gets a wait-type error at once. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "db.h"
 #include "handlers.h"
+#include "protocol.h"
 #include "router.h"
 #include "stanza.h"
 #include "xmpp_link.h"
 
 #define STMT_USER_BY_JID "user_by_jid"
 
-struct protocol_request {
-    hippod *d;
-    xmpp_stanza_t *iq; /* our own copy, released when answered */
+static const struct area {
+    const char *ns;
+    void (*prepare)(hippo_db *db);
+    hippo_area_handler handle;
+} areas[] = {
+    {HIPPO_NS_PROTOCOL("clientinfo"), hippo_clientinfo_prepare, hippo_clientinfo_iq},
+    {HIPPO_NS_PROTOCOL("servermethod"), hippo_method_prepare, hippo_method_iq},
+    {HIPPO_NS_PROTOCOL("hotness"), hippo_hotness_prepare, hippo_hotness_iq},
+    {HIPPO_NS_PROTOCOL("music"), hippo_music_prepare, hippo_music_iq},
+    {HIPPO_NS_PROTOCOL("myspace"), hippo_myspace_prepare, hippo_myspace_iq},
+    {HIPPO_NS_PROTOCOL("prefs"), hippo_prefs_prepare, hippo_prefs_iq},
+    {HIPPO_NS_PROTOCOL("post"), hippo_posts_prepare, hippo_posts_iq},
+    {HIPPO_NS_PROTOCOL("postControl"), hippo_post_control_prepare, hippo_post_control_iq},
 };
+
+static const struct area *area_of(const char *ns)
+{
+    for (size_t i = 0; i < sizeof areas / sizeof areas[0]; i++)
+        if (strcmp(areas[i].ns, ns) == 0)
+            return &areas[i];
+    return NULL;
+}
 
 void hippo_protocol_prepare(hippo_db *db)
 {
     hippo_db_prepare(db, STMT_USER_BY_JID, "SELECT id FROM hippo.users WHERE jid = lower($1)", 1);
+    for (size_t i = 0; i < sizeof areas / sizeof areas[0]; i++)
+        areas[i].prepare(db);
 }
 
-static void answer_for_user(hippod *d, xmpp_stanza_t *iq, const char *user_id)
+xmpp_ctx_t *hippo_request_ctx(hippo_request *req)
 {
-    xmpp_stanza_t *payload = hippo_stanza_first_element(iq);
-    hippo_log(&d->log, HIPPO_LOG_DEBUG, "protocol request %s from user %s",
-              payload ? xmpp_stanza_get_ns(payload) : "?", user_id);
-    hippo_router_reply_error(d, iq, "cancel", "feature-not-implemented",
-                             "this protocol request is not implemented yet");
+    return hippo_link_ctx(req->d->link);
+}
+
+static void request_free(hippo_request *req)
+{
+    if (req->iq)
+        xmpp_stanza_release(req->iq);
+    if (req->bare_jid)
+        xmpp_free(hippo_request_ctx(req), req->bare_jid);
+    free(req);
+}
+
+void hippo_request_result(hippo_request *req, xmpp_stanza_t *payload)
+{
+    xmpp_stanza_t *result = hippo_stanza_iq_result(hippo_request_ctx(req), req->iq);
+    if (!result) {
+        hippo_request_error(req, "wait", "resource-constraint", "out of memory");
+        return;
+    }
+    if (payload)
+        xmpp_stanza_add_child(result, payload);
+    hippo_router_send(req->d, result);
+    xmpp_stanza_release(result);
+    request_free(req);
+}
+
+void hippo_request_error(hippo_request *req, const char *type, const char *condition,
+                         const char *text)
+{
+    hippo_router_reply_error(req->d, req->iq, type, condition, text);
+    request_free(req);
+}
+
+int hippo_request_query(hippo_request *req, const char *stmt, int nparams,
+                        const char *const *params, hippo_db_result_cb cb)
+{
+    if (hippo_db_query(req->d->db, stmt, nparams, params, cb, req) == 0)
+        return 0;
+    if (hippo_db_is_up(req->d->db))
+        hippo_request_error(req, "wait", "resource-constraint",
+                            "too many requests in flight, try again later");
+    else
+        hippo_request_error(req, "wait", "internal-server-error",
+                            "database unavailable, try again later");
+    return -1;
+}
+
+bool hippo_request_failed(hippo_request *req, const PGresult *res, const char *error)
+{
+    if (res)
+        return false;
+    hippo_log(&req->d->log, HIPPO_LOG_WARNING, "%s request from %s failed: %s",
+              xmpp_stanza_get_ns(req->payload), req->bare_jid, error ? error : "?");
+    hippo_request_error(req, "wait", "internal-server-error",
+                        "database unavailable, try again later");
+    return true;
 }
 
 static void on_user_found(const PGresult *res, const char *error, void *arg)
 {
-    struct protocol_request *req = arg;
-    hippod *d = req->d;
-    if (!res) {
-        hippo_log(&d->log, HIPPO_LOG_WARNING, "user lookup failed: %s", error);
-        hippo_router_reply_error(d, req->iq, "wait", "internal-server-error",
-                                 "database unavailable, try again later");
-    } else if (PQntuples(res) == 0) {
-        hippo_router_reply_error(d, req->iq, "auth", "registration-required",
-                                 "this account is not a Mugshot user");
-    } else {
-        answer_for_user(d, req->iq, PQgetvalue(res, 0, 0));
+    hippo_request *req = arg;
+    if (hippo_request_failed(req, res, error))
+        return;
+    if (PQntuples(res) == 0) {
+        hippo_request_error(req, "auth", "registration-required",
+                            "this account is not a Mugshot user");
+        return;
     }
-    xmpp_stanza_release(req->iq);
-    free(req);
+    snprintf(req->user_id, sizeof req->user_id, "%s", PQgetvalue(res, 0, 0));
+    area_of(xmpp_stanza_get_ns(req->payload))->handle(req);
 }
 
 void hippo_protocol_iq(hippod *d, xmpp_stanza_t *iq, xmpp_stanza_t *payload)
 {
-    (void)payload;
-    if (!hippo_db_is_up(d->db)) {
-        hippo_router_reply_error(d, iq, "wait", "internal-server-error",
-                                 "database unavailable, try again later");
+    if (!area_of(xmpp_stanza_get_ns(payload))) {
+        hippo_router_reply_error(d, iq, "cancel", "feature-not-implemented",
+                                 "unknown dumbhippo protocol namespace");
         return;
     }
     xmpp_ctx_t *ctx = hippo_link_ctx(d->link);
-    struct protocol_request *req = malloc(sizeof *req);
-    char *bare = xmpp_jid_bare(ctx, xmpp_stanza_get_from(iq));
-    if (!req || !bare) {
-        free(req);
-        xmpp_free(ctx, bare);
+    hippo_request *req = calloc(1, sizeof *req);
+    if (!req) {
         hippo_router_reply_error(d, iq, "wait", "resource-constraint", "out of memory");
         return;
     }
     req->d = d;
-    req->iq = xmpp_stanza_copy(iq);
-    const char *params[] = {bare};
-    int rc = req->iq ? hippo_db_query(d->db, STMT_USER_BY_JID, 1, params, on_user_found, req) : -1;
-    xmpp_free(ctx, bare);
-    if (rc < 0) {
-        if (req->iq)
-            xmpp_stanza_release(req->iq);
+    req->iq = xmpp_stanza_copy(iq); /* the request outlives the link's stanza */
+    if (!req->iq) {
         free(req);
-        hippo_router_reply_error(d, iq, "wait", "resource-constraint",
-                                 "too many requests in flight, try again later");
+        hippo_router_reply_error(d, iq, "wait", "resource-constraint", "out of memory");
+        return;
     }
+    req->payload = hippo_stanza_first_element(req->iq);
+    req->bare_jid = xmpp_jid_bare(ctx, xmpp_stanza_get_from(iq));
+    if (!req->bare_jid) {
+        hippo_request_error(req, "wait", "resource-constraint", "out of memory");
+        return;
+    }
+    const char *params[] = {req->bare_jid};
+    hippo_request_query(req, STMT_USER_BY_JID, 1, params, on_user_found);
 }

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "handlers.h"
+#include "rooms.h"
 #include "stanza.h"
 #include "xmpp_link.h"
 
@@ -54,7 +55,7 @@ static bool is_get_or_set(const char *type)
 }
 
 /* RFC 6120 8.2.3: a get or set carries exactly one payload element. */
-static xmpp_stanza_t *valid_iq_payload(hippod *d, xmpp_stanza_t *iq)
+xmpp_stanza_t *hippo_router_iq_payload(hippod *d, xmpp_stanza_t *iq)
 {
     const char *type = xmpp_stanza_get_type(iq);
     if (!is_get_or_set(type)) {
@@ -75,7 +76,7 @@ static xmpp_stanza_t *valid_iq_payload(hippod *d, xmpp_stanza_t *iq)
 
 static void route_service_iq(hippod *d, xmpp_stanza_t *iq)
 {
-    xmpp_stanza_t *payload = valid_iq_payload(d, iq);
+    xmpp_stanza_t *payload = hippo_router_iq_payload(d, iq);
     if (!payload)
         return;
     const char *ns = xmpp_stanza_get_ns(payload);
@@ -104,19 +105,6 @@ static void route_service(hippod *d, xmpp_stanza_t *stanza, const char *name)
         hippo_router_drop(d, stanza, "presence-to-service");
 }
 
-/* Rooms are a later feature: until then a room address exists for nobody. */
-static void route_room(hippod *d, xmpp_stanza_t *stanza, const char *name)
-{
-    const char *type = xmpp_stanza_get_type(stanza);
-    if (strcmp(name, "presence") == 0 && type && strcmp(type, "available") != 0) {
-        hippo_router_drop(d, stanza, "presence-to-unknown-room");
-        return;
-    }
-    if (strcmp(name, "iq") == 0 && !valid_iq_payload(d, stanza))
-        return;
-    hippo_router_reply_error(d, stanza, "cancel", "item-not-found", "no such room");
-}
-
 /* Splits TO into "has a node" and checks its domain is ours. */
 static int classify_address(hippod *d, const char *to, bool *has_node)
 {
@@ -139,21 +127,21 @@ void hippo_router_stanza(hippod *d, xmpp_stanza_t *stanza)
         hippo_router_drop(d, stanza, "unknown-element");
         return;
     }
-    const char *type = xmpp_stanza_get_type(stanza);
-    if (hippo_stanza_is_reply_type(type)) {
-        /* Bounces of what we sent; the rooms feature will use them to drop occupants. */
-        hippo_router_drop(d, stanza, strcmp(type, "error") == 0 ? "error-received"
-                                                                : "unexpected-result");
-        return;
-    }
     const char *to = xmpp_stanza_get_to(stanza);
     bool has_node = false;
     if (!to || !xmpp_stanza_get_from(stanza) || classify_address(d, to, &has_node) < 0) {
         hippo_router_drop(d, stanza, "bad-address");
         return;
     }
-    if (has_node)
-        route_room(d, stanza, name);
-    else
-        route_service(d, stanza, name);
+    if (has_node) {
+        hippo_rooms_stanza(d, stanza); /* errors too: bounces of what rooms sent */
+        return;
+    }
+    const char *type = xmpp_stanza_get_type(stanza);
+    if (hippo_stanza_is_reply_type(type)) {
+        hippo_router_drop(d, stanza, strcmp(type, "error") == 0 ? "error-received"
+                                                                : "unexpected-result");
+        return;
+    }
+    route_service(d, stanza, name);
 }

@@ -18,6 +18,10 @@ void hippo_router_send(hippod *d, xmpp_stanza_t *stanza);
 void hippo_router_reply_error(hippod *d, xmpp_stanza_t *request, const char *type,
                               const char *condition, const char *text);
 
+/* Checks an incoming IQ (RFC 6120 8.2.3: type get or set, an id, exactly one payload
+ * element) and returns its payload; otherwise answers bad-request and returns NULL. */
+xmpp_stanza_t *hippo_router_iq_payload(hippod *d, xmpp_stanza_t *iq);
+
 /* Counts and logs (debug) a stanza dropped without a reply. */
 void hippo_router_drop(hippod *d, xmpp_stanza_t *stanza, const char *reason);
 

@@ -280,6 +280,18 @@ def free_port():
     raise RuntimeError("no free port found")
 
 
+def port_free(port):
+    """True if a server could listen on 127.0.0.1:PORT now (SO_REUSEADDR, as servers do:
+    connections in TIME_WAIT do not count)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
 def port_open(port, host="127.0.0.1"):
     """True if something accepts TCP connections on HOST:PORT."""
     try:
@@ -413,23 +425,27 @@ class Stack:
 
     free_port = staticmethod(free_port)
 
-    def postgres(self):
-        """A started PostgreSQL with role and database hippo."""
+    def postgres(self, port=None):
+        """A started PostgreSQL with role and database hippo, on PORT if given and free."""
         pg = self._add(Postgres(self, self.path(self._name("pg"))))
-        pg.start()
+        pg.start(port)
         return pg
 
-    def prosody(self, secret="s3cret", extra_config="", log_level="info"):
-        """A started private Prosody 0.12."""
+    def prosody(self, secret="s3cret", extra_config="", log_level="info", c2s_port=None,
+                component_port=None):
+        """A started private Prosody 0.12 (EXTRA_CONFIG: Lua text added to the global
+        section; the ports are tried first when given, else free ones are picked)."""
         srv = self._add(Prosody(self, self.path(self._name("prosody")), secret,
-                                extra_config, log_level))
+                                extra_config, log_level, (c2s_port, component_port)))
         srv.start()
         return srv
 
-    def ejabberd(self, secret="s3cret", extra_config="", log_level="info"):
-        """A started private ejabberd node with its own name and ports."""
+    def ejabberd(self, secret="s3cret", extra_config="", log_level="info", c2s_port=None,
+                 component_port=None):
+        """A started private ejabberd node with its own name and ports (EXTRA_CONFIG: YAML
+        text appended at top level, e.g. domain_balancing)."""
         srv = self._add(Ejabberd(self, self.path(self._name("ejabberd")), secret,
-                                 extra_config, log_level))
+                                 extra_config, log_level, (c2s_port, component_port)))
         srv.start()
         return srv
 
@@ -595,13 +611,17 @@ class Postgres:
         return run(_as_user("postgres") + [f"{PG_BIN}/pg_ctl", "-D", self.data, *args],
                    timeout=90, check=check)
 
-    def start(self):
-        """Starts the cluster (same port as before; a free one the first time)."""
+    def start(self, port=None):
+        """Starts the cluster (same port as before; the first time PORT if given and free,
+        else a free one)."""
         if self.running():
             return
         first = self.port is None
         for attempt in range(5 if first else 1):
-            port = free_port() if first else self.port
+            if not first:
+                port = self.port
+            elif attempt > 0 or not port or not port_free(port):
+                port = free_port()
             r = self._pg_ctl("-l", self.log_path, "-w", "-t", "60", "-o",
                              _pg_opts(port, self.dir), "start", check=False)
             if r.returncode == 0:
@@ -676,8 +696,9 @@ class _XmppServer:
     domain = DOMAIN
     component_domain = COMPONENT_DOMAIN
 
-    def __init__(self, stack, directory, secret, extra_config, log_level):
+    def __init__(self, stack, directory, secret, extra_config, log_level, wanted_ports):
         self.stack = stack
+        self.wanted_ports = wanted_ports
         self.dir = directory
         self.secret = secret
         self.extra_config = extra_config
@@ -692,6 +713,13 @@ class _XmppServer:
     def _pick_ports(self):
         self.c2s_port = free_port()
         self.component_port = free_port()
+
+    def _use_wanted_ports(self):
+        c2s, comp = self.wanted_ports
+        if c2s and port_free(c2s):
+            self.c2s_port = c2s
+        if comp and port_free(comp):
+            self.component_port = comp
 
     def _ready_ports(self):
         return (self.c2s_port, self.component_port)
@@ -750,6 +778,8 @@ class _XmppServer:
         for attempt in range(4 if first else 1):
             if first:
                 self._pick_ports()
+                if attempt == 0:
+                    self._use_wanted_ports()
             launch()
             if self._wait_ready(timeout, bind_failed):
                 self.started_once = True
@@ -1132,7 +1162,7 @@ class Hippod:
         self._proc = subprocess.Popen(
             _pdeathsig_prefix() + [HIPPOD, "-c", self.config_path, *self.args],
             stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-            env=self.env, cwd=self.stack.dir)
+            env=self.env, cwd=self.stack.dir, start_new_session=True)
         _popen_pids.add(self._proc.pid)
 
     @property
@@ -1300,9 +1330,37 @@ def local_name(el):
     return el.tag.rsplit("}", 1)[-1]
 
 
-def tostring(el):
-    """EL as XML text (namespaces rendered as ns0:, ns1: prefixes)."""
-    return ET.tostring(el, encoding="unicode")
+_XML_NS = "http://www.w3.org/XML/1998/namespace"
+
+
+def _split_tag(tag):
+    if tag.startswith("{"):
+        ns, name = tag[1:].split("}", 1)
+        return ns, name
+    return "", tag
+
+
+def tostring(el, parent_ns=None):
+    """EL as readable XML text: an xmlns attribute wherever the namespace changes (as a
+    server would write it), no ns0: prefixes."""
+    ns, name = _split_tag(el.tag)
+    parts = [f"<{name}"]
+    if ns != parent_ns:
+        parts.append(f' xmlns="{xml_escape(ns)}"')
+    extra = 0
+    for k, v in el.attrib.items():
+        ans, aname = _split_tag(k)
+        if ans == _XML_NS:
+            aname = f"xml:{aname}"
+        elif ans:
+            extra += 1
+            parts.append(f' xmlns:a{extra}="{xml_escape(ans)}"')
+            aname = f"a{extra}:{aname}"
+        parts.append(f' {aname}="{xml_escape(v)}"')
+    inner = xml_escape(el.text or "", quotes=False)
+    inner += "".join(tostring(c, ns) + xml_escape(c.tail or "", quotes=False) for c in el)
+    parts.append(f">{inner}</{name}>" if inner else "/>")
+    return "".join(parts)
 
 
 def match(name=None, type=None, frm=None, to=None, id=None, child=None, text=None):
@@ -1332,9 +1390,10 @@ def match(name=None, type=None, frm=None, to=None, id=None, child=None, text=Non
     return pred
 
 
-def _xml_escape(s):
-    return (s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("'", "&apos;").replace('"', "&quot;"))
+def xml_escape(s, quotes=True):
+    """S escaped for XML text (QUOTES: also for attribute values)."""
+    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return s.replace("'", "&apos;").replace('"', "&quot;") if quotes else s
 
 
 _iq_ids = itertools.count(1)
@@ -1445,7 +1504,7 @@ class Client:
         feats = self._read_element(deadline)
         self._sock.sendall(
             f"<iq type='set' id='bind_1'><bind xmlns='{NS_BIND}'><resource>"
-            f"{_xml_escape(resource)}</resource></bind></iq>".encode())
+            f"{xml_escape(resource)}</resource></bind></iq>".encode())
         res = self._read_element(deadline)
         jid = res.find(f"{{{NS_BIND}}}bind/{{{NS_BIND}}}jid")
         if res.get("type") != "result" or jid is None:

@@ -1,0 +1,14 @@
+/* handle_method.c - placeholder until this protocol area is implemented: a known user asking
+ * for it gets feature-not-implemented, never silence. */
+#include "protocol.h"
+
+void hippo_method_prepare(hippo_db *db)
+{
+    (void)db;
+}
+
+void hippo_method_iq(hippo_request *req)
+{
+    hippo_request_error(req, "cancel", "feature-not-implemented",
+                        "this protocol request is not implemented yet");
+}

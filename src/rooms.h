@@ -1,0 +1,17 @@
+/* rooms.h - the chat rooms of posts and groups at NODE@<component domain>. */
+#ifndef HIPPO_ROOMS_H
+#define HIPPO_ROOMS_H
+
+#include <strophe.h>
+
+#include "db.h"
+#include "hippod.h"
+
+/* Registers the rooms' prepared statements. */
+void hippo_rooms_prepare(hippo_db *db);
+
+/* Every stanza addressed to a room or an occupant (NODE@domain[/resource]) comes here,
+ * errors and results included (a bounce of what hippod sent to an occupant). */
+void hippo_rooms_stanza(hippod *d, xmpp_stanza_t *stanza);
+
+#endif
