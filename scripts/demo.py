@@ -204,8 +204,8 @@ def run_demo(args):
         time.sleep(0.2)  # let the tail print hippod's last words
         out(f"demo: hippod exited with {h.returncode}; stopping the rest")
         return 1
-    except (KeyboardInterrupt, SystemExit) as e:
-        code = e.code if isinstance(e, SystemExit) else 130
+    except (KeyboardInterrupt, SystemExit) as e:  # Ctrl-C; SIGTERM/SIGHUP (harness.Terminated)
+        code = getattr(e, "code", 130)
         out("\ndemo: stopping")
         return code if isinstance(code, int) else 1
     except (harness.CommandError, RuntimeError, TimeoutError, OSError) as e:

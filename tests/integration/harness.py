@@ -371,14 +371,27 @@ def _close_live_stacks():
 atexit.register(_close_live_stacks)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived. A KeyboardInterrupt, so unittest stops the run (it would
+    record a SystemExit as one test's error and go on) and every `with Stack` cleans up."""
+
+    def __init__(self, signum):
+        super().__init__(f"signal {signum}")
+        self.code = 128 + signum
+
+
 def _install_sigterm_handler():
-    """Turns SIGTERM (meson's timeout) into SystemExit so cleanup runs."""
+    """Turns SIGTERM (meson's timeout) and SIGHUP into Terminated so cleanup runs; a
+    repeated signal is ignored so it cannot cut the cleanup short."""
     if threading.current_thread() is not threading.main_thread():
         return
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        def on_term(signum, frame):
-            raise SystemExit(128 + signum)
-        signal.signal(signal.SIGTERM, on_term)
+
+    def on_term(signum, frame):
+        signal.signal(signum, signal.SIG_IGN)
+        raise Terminated(signum)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is signal.SIG_DFL:
+            signal.signal(sig, on_term)
 
 
 class Stack:
@@ -1432,11 +1445,15 @@ class Client:
                                          name=f"xmpp-{self.bare_jid}")
         self._thread.start()
         if presence:
-            self.send("<presence/>")
-            # the server echoes initial presence to the resource itself: once it is here
-            # the session is available and later messages reach it
-            self.wait_for(lambda e: local_name(e) == "presence" and e.get("from") == self.jid
-                          and e.get("type") is None, timeout)
+            try:
+                self.send("<presence/>")
+                # the server echoes initial presence to the resource itself: once it is
+                # here the session is available and later messages reach it
+                self.wait_for(lambda e: local_name(e) == "presence"
+                              and e.get("from") == self.jid and e.get("type") is None, timeout)
+            except BaseException:
+                self.close()
+                raise
 
     # --- stream parsing
     def _new_parser(self):
