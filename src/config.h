@@ -21,19 +21,19 @@ typedef struct hippo_config {
     char *path; /* the file it was read from */
 
     /* [component] */
-    char *component_host;     /* numeric address preferred: libstrophe resolves blocking */
-    int component_port;       /* default 5347 */
-    char *component_domain;   /* e.g. rooms.example.org */
-    char *component_secret;   /* resolved from secret, secret_file or credentials; never logged */
-    int reconnect_min_ms;     /* first retry delay, default 250 */
-    int reconnect_max_ms;     /* backoff cap, default 30000 */
+    char *component_host;   /* numeric address preferred: libstrophe resolves blocking */
+    int component_port;     /* default 5347 */
+    char *component_domain; /* e.g. rooms.example.org */
+    char *component_secret; /* resolved from secret, secret_file or credentials; never logged */
+    int reconnect_min_ms;   /* first retry delay, default 250 */
+    int reconnect_max_ms;   /* backoff cap, default 30000 */
 
     /* [database] */
-    char *database_conninfo;  /* libpq conninfo; may hold a password: never logged */
+    char *database_conninfo; /* libpq conninfo; may hold a password: never logged */
 
     /* [http] */
-    char *http_address;       /* default 127.0.0.1; empty listen = disabled */
-    int http_port;            /* default 8347; 0 = disabled */
+    char *http_address; /* default 127.0.0.1; empty listen = disabled */
+    int http_port;      /* default 8347; 0 = disabled */
 
     /* [log] */
     enum hippo_log_level log_level; /* default info */

@@ -22,10 +22,9 @@ static void update_status(hippod *d)
     const char *link_reason = hippo_link_down_reason(d->link);
     const char *db_reason = hippo_db_down_reason(d->db);
     char status[sizeof d->last_status];
-    snprintf(status, sizeof status, "xmpp: %s%s%s; database: %s%s%s",
-             link_reason ? "down (" : "up", link_reason ? link_reason : "",
-             link_reason ? ")" : "", db_reason ? "down (" : "up", db_reason ? db_reason : "",
-             db_reason ? ")" : "");
+    snprintf(status, sizeof status, "xmpp: %s%s%s; database: %s%s%s", link_reason ? "down (" : "up",
+             link_reason ? link_reason : "", link_reason ? ")" : "", db_reason ? "down (" : "up",
+             db_reason ? db_reason : "", db_reason ? ")" : "");
     if (strcmp(status, d->last_status) == 0)
         return;
     snprintf(d->last_status, sizeof d->last_status, "%s", status);
@@ -89,11 +88,11 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     update_status(d);
 }
 
-#define SWAP(a, b)                                                                         \
-    do {                                                                                   \
-        __typeof__(a) tmp_ = (a);                                                          \
-        (a) = (b);                                                                         \
-        (b) = tmp_;                                                                        \
+#define SWAP(a, b)                                                                                 \
+    do {                                                                                           \
+        __typeof__(a) tmp_ = (a);                                                                  \
+        (a) = (b);                                                                                 \
+        (b) = tmp_;                                                                                \
     } while (0)
 
 /* Takes from FRESH what can change while running; FRESH keeps the old values to be freed. */
@@ -229,7 +228,8 @@ static void start_tick(hippod *d)
     uint64_t period = TICK_MAX_USEC;
     if (d->watchdog_usec && d->watchdog_usec / 4 < period)
         period = d->watchdog_usec / 4;
-    struct timeval tv = {.tv_sec = (time_t)(period / 1000000), .tv_usec = (suseconds_t)(period % 1000000)};
+    struct timeval tv = {.tv_sec = (time_t)(period / 1000000),
+                         .tv_usec = (suseconds_t)(period % 1000000)};
     event_add(d->tick, &tv);
 }
 

@@ -167,8 +167,7 @@ static void became_up(hippo_db *db)
     db->metrics->db_up = true;
     db->logged_reason[0] = '\0';
     hippo_backoff_reset(&db->backoff);
-    hippo_log(db->log, HIPPO_LOG_NOTICE, "database up (%zu statements prepared)",
-              db->n_statements);
+    hippo_log(db->log, HIPPO_LOG_NOTICE, "database up (%zu statements prepared)", db->n_statements);
     if (db->opts.on_state)
         db->opts.on_state(true, NULL, db->opts.arg);
 }

@@ -20,8 +20,8 @@ typedef struct hippo_http_handlers {
 /* Binds ADDRESS:PORT. Returns NULL with a reason in ERR on failure. Free with
  * hippo_http_free(). HANDLERS is copied. */
 hippo_http *hippo_http_new(struct event_base *base, const char *address, int port,
-                           const hippo_http_handlers *handlers, const hippo_logger *log,
-                           char *err, size_t errlen);
+                           const hippo_http_handlers *handlers, const hippo_logger *log, char *err,
+                           size_t errlen);
 void hippo_http_free(hippo_http *http);
 
 #endif

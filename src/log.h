@@ -28,7 +28,6 @@ const char *hippo_log_level_name(enum hippo_log_level level);
 
 void hippo_log(const hippo_logger *log, enum hippo_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void hippo_vlog(const hippo_logger *log, enum hippo_log_level level, const char *fmt,
-                va_list ap);
+void hippo_vlog(const hippo_logger *log, enum hippo_log_level level, const char *fmt, va_list ap);
 
 #endif

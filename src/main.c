@@ -69,12 +69,24 @@ int main(int argc, char **argv)
     int opt;
     while ((opt = getopt_long(argc, argv, "c:Vh", options, NULL)) != -1) {
         switch (opt) {
-        case 'c': path = optarg; break;
-        case 'k': check = true; break;
-        case 'm': do_migrate = true; break;
-        case 'V': printf("hippod %s\n", HIPPOD_VERSION); return 0;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return EXIT_USAGE;
+        case 'c':
+            path = optarg;
+            break;
+        case 'k':
+            check = true;
+            break;
+        case 'm':
+            do_migrate = true;
+            break;
+        case 'V':
+            printf("hippod %s\n", HIPPOD_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return EXIT_USAGE;
         }
     }
     if (!path || optind != argc || (check && do_migrate)) {

@@ -28,9 +28,9 @@ typedef struct hippo_labelled_counter {
 typedef struct hippo_metrics {
     uint64_t stanzas_in[HIPPO_STANZA_KIND_COUNT];
     uint64_t stanzas_out[HIPPO_STANZA_KIND_COUNT];
-    hippo_labelled_counter errors;     /* XMPP error conditions sent, by condition */
-    hippo_labelled_counter drops;      /* stanzas dropped without reply, by reason */
-    hippo_labelled_counter reconnects; /* by target: "xmpp", "database" */
+    hippo_labelled_counter errors;        /* XMPP error conditions sent, by condition */
+    hippo_labelled_counter drops;         /* stanzas dropped without reply, by reason */
+    hippo_labelled_counter reconnects;    /* by target: "xmpp", "database" */
     hippo_labelled_counter config_errors; /* reload failures etc., by reason */
     uint64_t db_latency_buckets[HIPPO_DB_LATENCY_BUCKETS]; /* cumulative per le bound */
     uint64_t db_latency_count;

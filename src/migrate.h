@@ -14,9 +14,9 @@ typedef struct hippo_migration {
 extern const hippo_migration hippo_migrations[];
 extern const size_t hippo_migrations_count;
 
-/* Applies every migration not yet recorded in the public.hippo_schema_migrations table, each in its own
- * transaction, on a blocking connection (a one-shot command, not the event loop).
- * Reports progress to OUT. Returns the number applied, or -1 with a reason in ERR. */
+/* Applies every migration not yet recorded in the public.hippo_schema_migrations table, each in its
+ * own transaction, on a blocking connection (a one-shot command, not the event loop). Reports
+ * progress to OUT. Returns the number applied, or -1 with a reason in ERR. */
 int hippo_migrate(PGconn *conn, FILE *out, char *err, size_t errlen);
 
 #endif

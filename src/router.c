@@ -139,8 +139,8 @@ void hippo_router_stanza(hippod *d, xmpp_stanza_t *stanza)
     }
     const char *type = xmpp_stanza_get_type(stanza);
     if (hippo_stanza_is_reply_type(type)) {
-        hippo_router_drop(d, stanza, strcmp(type, "error") == 0 ? "error-received"
-                                                                : "unexpected-result");
+        hippo_router_drop(d, stanza,
+                          strcmp(type, "error") == 0 ? "error-received" : "unexpected-result");
         return;
     }
     route_service(d, stanza, name);

@@ -25,8 +25,7 @@ xmpp_stanza_t *hippo_stanza_error(xmpp_ctx_t *ctx, xmpp_stanza_t *request, const
 
 /* Adds a new child element NAME (in namespace NS when not NULL) to PARENT and returns it;
  * the parent owns it (do not release). Returns NULL on allocation failure. */
-xmpp_stanza_t *hippo_stanza_add_element(xmpp_stanza_t *parent, const char *name,
-                                        const char *ns);
+xmpp_stanza_t *hippo_stanza_add_element(xmpp_stanza_t *parent, const char *name, const char *ns);
 
 /* Adds a text node to PARENT. Returns 0, or -1 on allocation failure. */
 int hippo_stanza_add_text(xmpp_stanza_t *parent, const char *text);

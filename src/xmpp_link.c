@@ -144,27 +144,26 @@ static void describe_failure(hippo_link *link, bool was_connecting, int error,
 {
     if (se && se->type == XMPP_SE_NOT_AUTHORIZED)
         snprintf(link->reason, sizeof link->reason,
-                 "server rejected the component secret for %s (not-authorized)",
-                 link->opts.domain);
+                 "server rejected the component secret for %s (not-authorized)", link->opts.domain);
     else if (se)
         snprintf(link->reason, sizeof link->reason, "stream error %s%s%s",
                  stream_error_name(se->type), se->text ? ": " : "", se->text ? se->text : "");
     else if (error)
-        snprintf(link->reason, sizeof link->reason, "%s:%d: %s", link->opts.host,
-                 link->opts.port, strerror(error));
+        snprintf(link->reason, sizeof link->reason, "%s:%d: %s", link->opts.host, link->opts.port,
+                 strerror(error));
     else if (was_connecting)
         snprintf(link->reason, sizeof link->reason,
                  "%s:%d closed the connection during the handshake (wrong domain or secret?)",
                  link->opts.host, link->opts.port);
     else
-        snprintf(link->reason, sizeof link->reason, "%s:%d closed the connection",
-                 link->opts.host, link->opts.port);
+        snprintf(link->reason, sizeof link->reason, "%s:%d closed the connection", link->opts.host,
+                 link->opts.port);
 }
 
 static void update_io(hippo_link *link)
 {
-    bool watching = link->fd >= 0 && (link->state == LINK_CONNECTING ||
-                                      link->state == LINK_UP || link->state == LINK_CLOSING);
+    bool watching = link->fd >= 0 && (link->state == LINK_CONNECTING || link->state == LINK_UP ||
+                                      link->state == LINK_CLOSING);
     short want = 0;
     if (watching) {
         want = EV_READ | EV_PERSIST;
