@@ -56,6 +56,7 @@ struct hippo_link {
     unsigned attempts;
     char reason[256];        /* why the link is down */
     char logged_reason[256]; /* the last failure logged at warning level */
+    const char *forced_reason; /* why we closed the connection ourselves, if we did */
 };
 
 /*
@@ -142,7 +143,10 @@ static const char *stream_error_name(xmpp_error_type_t type)
 static void describe_failure(hippo_link *link, bool was_connecting, int error,
                              const xmpp_stream_error_t *se)
 {
-    if (se && se->type == XMPP_SE_NOT_AUTHORIZED)
+    if (link->forced_reason) {
+        snprintf(link->reason, sizeof link->reason, "%s", link->forced_reason);
+        link->forced_reason = NULL;
+    } else if (se && se->type == XMPP_SE_NOT_AUTHORIZED)
         snprintf(link->reason, sizeof link->reason,
                  "server rejected the component secret for %s (not-authorized)", link->opts.domain);
     else if (se)
@@ -254,13 +258,13 @@ static void connect_now(hippo_link *link)
         link_failed(link, false);
         return;
     }
+    link->state = LINK_CONNECTING;
     if (fd >= FD_SETSIZE) { /* xmpp_run_once() uses select() */
-        snprintf(link->reason, sizeof link->reason, "socket fd %d is above FD_SETSIZE", fd);
-        xmpp_disconnect(link->conn);
+        link->forced_reason = "socket descriptor above FD_SETSIZE (too many open files)";
+        xmpp_disconnect(link->conn); /* reports the failure through on_conn_event */
         return;
     }
     link->fd = fd;
-    link->state = LINK_CONNECTING;
     update_io(link);
 }
 
