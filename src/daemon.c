@@ -10,6 +10,7 @@
 #include "hippod.h"
 #include "http.h"
 #include "post_payload.h"
+#include "push.h"
 #include "rooms.h"
 #include "router.h"
 #include "sdnotify.h"
@@ -59,19 +60,31 @@ static void on_link_stanza(xmpp_stanza_t *stanza, void *arg)
 
 static void on_link_state(bool up, const char *reason, bool closed, void *arg)
 {
-    (void)up, (void)reason;
+    (void)reason;
     hippod *d = arg;
     if (closed && d->stopping) {
         event_base_loopexit(d->base, NULL);
         return;
     }
     update_status(d);
+    if (up)
+        hippo_push_wake(d->push); /* events waited for the link */
 }
 
 static void on_db_state(bool up, const char *reason, void *arg)
 {
-    (void)up, (void)reason;
-    update_status(arg);
+    (void)reason;
+    hippod *d = arg;
+    update_status(d);
+    if (up)
+        hippo_push_wake(d->push); /* drain what was written meanwhile */
+}
+
+static void on_db_notify(const char *channel, const char *payload, void *arg)
+{
+    (void)channel, (void)payload; /* the outbox table holds the events */
+    hippod *d = arg;
+    hippo_push_wake(d->push);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
@@ -195,6 +208,7 @@ static int create_parts(hippod *d)
         .reconnect_min_ms = (unsigned)d->cfg.reconnect_min_ms,
         .reconnect_max_ms = (unsigned)d->cfg.reconnect_max_ms,
         .on_state = on_db_state,
+        .on_notify = on_db_notify,
         .arg = d,
     };
     d->link = hippo_link_new(d->base, &lo, &d->log, &d->metrics);
@@ -203,11 +217,13 @@ static int create_parts(hippod *d)
     d->sig_int = evsignal_new(d->base, SIGINT, on_signal, d);
     d->sig_hup = evsignal_new(d->base, SIGHUP, on_signal, d);
     d->tick = event_new(d->base, -1, EV_PERSIST, on_tick, d);
-    if (!d->link || !d->db || !d->sig_term || !d->sig_int || !d->sig_hup || !d->tick)
+    d->push = hippo_push_new(d);
+    if (!d->link || !d->db || !d->sig_term || !d->sig_int || !d->sig_hup || !d->tick || !d->push)
         return -1;
     hippo_protocol_prepare(d->db);
     hippo_post_payload_prepare(d->db);
     hippo_rooms_prepare(d->db);
+    hippo_push_prepare(d->db);
     return 0;
 }
 
@@ -218,7 +234,8 @@ static void destroy_parts(hippod *d)
         if (events[i])
             event_free(events[i]);
     hippo_http_free(d->http);
-    hippo_db_free(d->db);
+    hippo_db_free(d->db); /* before push: pending queries call back into push */
+    hippo_push_free(d->push);
     hippo_link_free(d->link);
 }
 

@@ -493,6 +493,7 @@ void hippo_db_free(hippo_db *db)
 {
     if (!db)
         return;
+    db->state = DB_WAITING; /* callbacks run by fail_all() cannot queue more */
     fail_all(db, "shutting down");
     if (db->conn)
         PQfinish(db->conn);

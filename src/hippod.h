@@ -14,6 +14,7 @@ struct event;
 typedef struct hippo_link hippo_link;
 typedef struct hippo_db hippo_db;
 typedef struct hippo_http hippo_http;
+typedef struct hippo_push hippo_push;
 
 typedef struct hippod {
     const char *config_path;
@@ -25,6 +26,7 @@ typedef struct hippod {
     hippo_link *link;
     hippo_db *db;
     hippo_http *http;
+    hippo_push *push;
 
     struct event *sig_term;
     struct event *sig_int;
