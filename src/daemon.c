@@ -69,6 +69,7 @@ static void on_link_state(bool up, const char *reason, bool closed, void *arg)
     update_status(d);
     if (up)
         hippo_push_wake(d->push); /* events waited for the link */
+    hippo_rooms_sweep(d); /* no-op unless link and database are both up */
 }
 
 static void on_db_state(bool up, const char *reason, void *arg)
@@ -78,6 +79,7 @@ static void on_db_state(bool up, const char *reason, void *arg)
     update_status(d);
     if (up)
         hippo_push_wake(d->push); /* drain what was written meanwhile */
+    hippo_rooms_sweep(d);
 }
 
 static void on_db_notify(const char *channel, const char *payload, void *arg)

@@ -1,14 +1,35 @@
-/* handle_method.c - placeholder until this protocol area is implemented: a known user asking
- * for it gets feature-not-implemented, never silence. */
+/* handle_method.c - method (http://dumbhippo.com/protocol/servermethod): a fixed whitelist
+ * of one method, postClicked, which records the user's view of a post (hippo.post_click). */
+#include "post_xml.h"
 #include "protocol.h"
+
+#define STMT_POST_CLICK "post_click"
 
 void hippo_method_prepare(hippo_db *db)
 {
-    (void)db;
+    hippo_db_prepare(db, STMT_POST_CLICK, "SELECT hippo.post_click($1, $2)", 2);
+}
+
+static void on_clicked(const PGresult *res, const char *error, void *arg)
+{
+    hippo_request *req = arg;
+    if (hippo_request_failed(req, res, error))
+        return;
+    if (PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't')
+        hippo_request_result(req, NULL);
+    else
+        hippo_request_error(req, "cancel", "item-not-found", "no such post, or you may not see it");
 }
 
 void hippo_method_iq(hippo_request *req)
 {
-    hippo_request_error(req, "cancel", "feature-not-implemented",
-                        "this protocol request is not implemented yet");
+    char post_id[HIPPO_GUID_LEN + 1];
+    const char *err =
+        hippo_post_xml_check_method(xmpp_stanza_get_type(req->iq), req->payload, post_id);
+    if (err) {
+        hippo_request_error(req, "modify", "bad-request", err);
+        return;
+    }
+    const char *params[] = {post_id, req->user_id};
+    hippo_request_query(req, STMT_POST_CLICK, 2, params, on_clicked);
 }

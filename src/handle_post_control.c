@@ -1,14 +1,36 @@
-/* handle_post_control.c - placeholder until this protocol area is implemented: a known user asking
- * for it gets feature-not-implemented, never silence. */
+/* handle_post_control.c - postControl (http://dumbhippo.com/protocol/postControl): the
+ * user ignores (or stops ignoring) a post (hippo.set_post_ignored). */
+#include "post_xml.h"
 #include "protocol.h"
+
+#define STMT_SET_IGNORED "set_post_ignored"
 
 void hippo_post_control_prepare(hippo_db *db)
 {
-    (void)db;
+    hippo_db_prepare(db, STMT_SET_IGNORED, "SELECT hippo.set_post_ignored($1, $2, $3::boolean)", 3);
+}
+
+static void on_set(const PGresult *res, const char *error, void *arg)
+{
+    hippo_request *req = arg;
+    if (hippo_request_failed(req, res, error))
+        return;
+    if (PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't')
+        hippo_request_result(req, NULL);
+    else
+        hippo_request_error(req, "cancel", "item-not-found", "no such post, or you may not see it");
 }
 
 void hippo_post_control_iq(hippo_request *req)
 {
-    hippo_request_error(req, "cancel", "feature-not-implemented",
-                        "this protocol request is not implemented yet");
+    bool ignore = false;
+    const char *post_id = NULL;
+    const char *err = hippo_post_xml_check_post_control(xmpp_stanza_get_type(req->iq), req->payload,
+                                                        &ignore, &post_id);
+    if (err) {
+        hippo_request_error(req, "modify", "bad-request", err);
+        return;
+    }
+    const char *params[] = {post_id, req->user_id, ignore ? "true" : "false"};
+    hippo_request_query(req, STMT_SET_IGNORED, 3, params, on_set);
 }

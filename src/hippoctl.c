@@ -666,6 +666,55 @@ static int cmd_myspace_set(ctl *c, const ctl_command *cmd, int argc, char **argv
     return exec_print(c, "SELECT hippo.set_myspace_name($1, $2)", 2, params);
 }
 
+/* USER CONTACT commands calling "SELECT fn($1, $2)" with both resolved to user ids. */
+static int user_pair(ctl *c, const ctl_command *cmd, int argc, char **argv, const char *sql)
+{
+    int first, status;
+    if (!parse_args(cmd, argc, argv, NULL, 0, 2, &first, &status))
+        return status;
+    char buf[2][HIPPO_GUID_LEN + 1];
+    const char *params[] = {resolve_user(c, argv[first], buf[0]), NULL};
+    if (params[0] == NULL)
+        return c->fail_status;
+    params[1] = resolve_user(c, argv[first + 1], buf[1]);
+    if (params[1] == NULL)
+        return c->fail_status;
+    return exec_print(c, sql, 2, params);
+}
+
+static int cmd_contact_add(ctl *c, const ctl_command *cmd, int argc, char **argv)
+{
+    return user_pair(c, cmd, argc, argv, "SELECT hippo.add_contact($1, $2)");
+}
+
+static int cmd_contact_remove(ctl *c, const ctl_command *cmd, int argc, char **argv)
+{
+    return user_pair(c, cmd, argc, argv, "SELECT hippo.remove_contact($1, $2)");
+}
+
+static int cmd_contact_list(ctl *c, const ctl_command *cmd, int argc, char **argv)
+{
+    int first, status;
+    if (!parse_args(cmd, argc, argv, NULL, 0, 1, &first, &status))
+        return status;
+    char buf[HIPPO_GUID_LEN + 1];
+    const char *params[] = {resolve_user(c, argv[first], buf)};
+    if (params[0] == NULL)
+        return c->fail_status;
+    PGresult *check = query(c, "SELECT hippo.require_user($1)", 1, params);
+    if (check == NULL)
+        return c->fail_status;
+    PQclear(check);
+    return print_query(c, NULL,
+                       "SELECT u.id, u.jid, u.name, coalesce(m.name, ''),"
+                       " coalesce(f.friend_id::text, '') FROM hippo.contacts k"
+                       " JOIN hippo.users u ON u.id = k.contact_id"
+                       " LEFT JOIN hippo.myspace_names m ON m.user_id = u.id"
+                       " LEFT JOIN hippo.myspace_friend_ids f ON f.user_id = u.id"
+                       " WHERE k.owner_id = $1 ORDER BY u.jid",
+                       1, params);
+}
+
 /* ---- dispatch ---------------------------------------------------------------------- */
 
 static const ctl_command commands[] = {
@@ -705,6 +754,12 @@ static const ctl_command commands[] = {
     {"pref list", "USER", "List USER's preferences: key, value.", NULL, cmd_pref_list},
     {"myspace set", "USER NAME", "Set USER's MySpace name; an empty NAME clears it.", NULL,
      cmd_myspace_set},
+    {"contact add", "USER CONTACT", "Add CONTACT (a user) to USER's contacts.", NULL,
+     cmd_contact_add},
+    {"contact remove", "USER CONTACT", "Remove CONTACT from USER's contacts.", NULL,
+     cmd_contact_remove},
+    {"contact list", "USER", "List USER's contacts: id, jid, name, MySpace name, friend id.", NULL,
+     cmd_contact_list},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -4,6 +4,7 @@
 #ifndef HIPPO_POST_PAYLOAD_H
 #define HIPPO_POST_PAYLOAD_H
 
+#include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <strophe.h>
@@ -27,11 +28,26 @@ typedef void (*hippo_post_payload_cb)(hippod *d, xmpp_stanza_t *element, size_t 
 void hippo_post_payload_prepare(hippo_db *db);
 
 /* Builds the payload for POST_IDS (in that order) as seen by VIEWER_ID. Returns 0 and calls
- * CB exactly once later; returns -1 (CB not called) when the database is down or saturated.
- * The strings are copied. */
+ * CB exactly once later; returns -1 (CB not called) when the database is down or saturated
+ * (or memory ran out). The strings are copied. A repeated id is sent once, at its first
+ * position; MISSING counts the distinct ids left out. */
 int hippo_post_payload_build(hippod *d, const char *viewer_id, const char *const *post_ids,
                              size_t n_posts, const char *element_name,
-                             hippo_post_payload_flags flags, hippo_post_payload_cb cb,
-                             void *arg);
+                             hippo_post_payload_flags flags, hippo_post_payload_cb cb, void *arg);
+
+/* Like hippo_post_payload_build() for the viewer's MAX_POSTS most recently received posts
+ * (newest first; see hippo.received_posts in sql/004_post_iqs.sql), in one query. MISSING
+ * is always 0. */
+int hippo_post_payload_build_recent(hippod *d, const char *viewer_id, size_t max_posts,
+                                    const char *element_name, hippo_post_payload_flags flags,
+                                    hippo_post_payload_cb cb, void *arg);
+
+/* The payload element built from RES, a result of hippo.post_payload_rows() (exposed for
+ * tests). Returns a new element the caller releases, with *N_POSTS the number of posts in
+ * it; NULL with *ERROR set when RES is malformed or memory ran out. */
+xmpp_stanza_t *hippo_post_payload_from_result(xmpp_ctx_t *ctx, const PGresult *res,
+                                              const char *element_name,
+                                              hippo_post_payload_flags flags, size_t *n_posts,
+                                              const char **error);
 
 #endif

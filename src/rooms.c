@@ -1,25 +1,41 @@
-/* rooms.c - placeholder until the rooms feature lands: a room address exists for nobody. */
+/* rooms.c - the rooms' entry point: every stanza to NODE@domain[/resource] is checked for a
+ * room address and goes to its handler (presence, message, iq; errors are bounces).
+ *
+ * All room state is in PostgreSQL (sql/003_rooms.sql): each handler runs one hippo.room_*
+ * function that checks, changes and returns what to send in one transaction, so several
+ * hippod processes could serve the same rooms and a restart loses nothing. */
 #include "rooms.h"
 
 #include <string.h>
 
+#include "guid.h"
+#include "room_handlers.h"
 #include "router.h"
 #include "stanza.h"
+#include "xmpp_link.h"
+
+#define ROOM_SELECT "SELECT * FROM hippo."
 
 void hippo_rooms_prepare(hippo_db *db)
 {
-    (void)db;
+    hippo_db_prepare(db, "room_join",
+                     ROOM_SELECT "room_join($1, $2, $3, $4, $5::boolean, $6::integer, "
+                                 "$7::integer, $8::timestamptz)",
+                     8);
+    hippo_db_prepare(db, "room_leave", ROOM_SELECT "room_leave($1, $2)", 2);
+    hippo_db_prepare(db, "room_message",
+                     ROOM_SELECT "room_message($1, $2, $3, $4::double precision, $5::integer, "
+                                 "$6::boolean)",
+                     6);
+    hippo_db_prepare(db, "room_details", ROOM_SELECT "room_details($1, $2, $3::integer)", 3);
+    hippo_db_prepare(db, "room_info", ROOM_SELECT "room_info($1, $2)", 2);
+    hippo_rooms_sweep_prepare(db);
 }
 
-void hippo_rooms_stanza(hippod *d, xmpp_stanza_t *stanza)
+/* A stanza to a node that is no room's: presence leaves and other non-joins are dropped,
+ * everything else gets item-not-found. */
+static void no_such_room(hippod *d, xmpp_stanza_t *stanza, const char *name, const char *type)
 {
-    const char *name = xmpp_stanza_get_name(stanza);
-    const char *type = xmpp_stanza_get_type(stanza);
-    if (hippo_stanza_is_reply_type(type)) {
-        hippo_router_drop(d, stanza, strcmp(type, "error") == 0 ? "error-received"
-                                                                : "unexpected-result");
-        return;
-    }
     if (strcmp(name, "presence") == 0 && type && strcmp(type, "available") != 0) {
         hippo_router_drop(d, stanza, "presence-to-unknown-room");
         return;
@@ -27,4 +43,41 @@ void hippo_rooms_stanza(hippod *d, xmpp_stanza_t *stanza)
     if (strcmp(name, "iq") == 0 && !hippo_router_iq_payload(d, stanza))
         return;
     hippo_router_reply_error(d, stanza, "cancel", "item-not-found", "no such room");
+}
+
+static void dispatch(hippod *d, xmpp_stanza_t *stanza, const char *room_id, const char *nick)
+{
+    const char *name = xmpp_stanza_get_name(stanza);
+    if (strcmp(name, "presence") == 0)
+        hippo_room_presence(d, stanza, room_id, nick);
+    else if (strcmp(name, "message") == 0)
+        hippo_room_message(d, stanza, room_id, nick);
+    else
+        hippo_room_iq(d, stanza, room_id, nick);
+}
+
+void hippo_rooms_stanza(hippod *d, xmpp_stanza_t *stanza)
+{
+    xmpp_ctx_t *ctx = hippo_link_ctx(d->link);
+    const char *name = xmpp_stanza_get_name(stanza);
+    const char *type = xmpp_stanza_get_type(stanza);
+    char *node = xmpp_jid_node(ctx, xmpp_stanza_get_to(stanza));
+    char *resource = xmpp_jid_resource(ctx, xmpp_stanza_get_to(stanza));
+    char room_id[HIPPO_GUID_LEN + 1];
+    bool is_room = node && hippo_guid_from_node(node, strlen(node), room_id) == 0;
+    const char *nick = resource && *resource ? resource : NULL;
+    if (type && strcmp(type, "error") == 0) {
+        if (is_room)
+            hippo_room_bounce(d, stanza, room_id);
+        else
+            hippo_router_drop(d, stanza, "error-received");
+    } else if (type && strcmp(type, "result") == 0) {
+        hippo_router_drop(d, stanza, "room-result"); /* e.g. answers to the sweep's pings */
+    } else if (!is_room) {
+        no_such_room(d, stanza, name, type);
+    } else {
+        dispatch(d, stanza, room_id, nick);
+    }
+    xmpp_free(ctx, node);
+    xmpp_free(ctx, resource);
 }

@@ -14,4 +14,12 @@ void hippo_rooms_prepare(hippo_db *db);
  * errors and results included (a bounce of what hippod sent to an occupant). */
 void hippo_rooms_stanza(hippod *d, xmpp_stanza_t *stanza);
 
+/* Call when the XMPP link or the database comes up: once both are up, pings every stored
+ * occupant so that those that left while hippod could not hear it are removed (their pings
+ * bounce). Does nothing while either is down. */
+void hippo_rooms_sweep(hippod *d);
+
+/* room_sweep.c: its prepared statement (called by hippo_rooms_prepare). */
+void hippo_rooms_sweep_prepare(hippo_db *db);
+
 #endif

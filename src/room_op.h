@@ -1,0 +1,100 @@
+/* room_op.h - one room stanza being handled: its own copy of the request, the database
+ * statement it runs (one hippo.room_* function: check, change and what to send in one
+ * transaction), the rows that come back, and the error answers. Internal to the rooms. */
+#ifndef HIPPO_ROOM_OP_H
+#define HIPPO_ROOM_OP_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <strophe.h>
+
+#include "db.h"
+#include "guid.h"
+#include "hippod.h"
+#include "room_types.h"
+
+/* A standard MUC join's <history/> request, already combined with [rooms] max_history. */
+typedef struct hippo_room_history {
+    int max_stanzas; /* -1: no limit */
+    long max_chars;  /* -1: no limit (approximated from the stanza sizes) */
+    char since[40];  /* "" or a timestamp PostgreSQL reads ("2024-01-02 03:04:05+00") */
+} hippo_room_history;
+
+typedef struct hippo_room_op {
+    hippod *d;
+    xmpp_stanza_t *req; /* our copy of the request, released with the op */
+    char room_id[HIPPO_GUID_LEN + 1];
+    char *room_jid; /* the canonical bare room JID (malloc'd) */
+    char *from;     /* the sender's full JID (malloc'd) */
+    char *nick;     /* the resource the request was addressed to, or NULL (malloc'd) */
+    bool silent;    /* no error answers (leaves, bounces): failures are only logged */
+
+    /* what the handler needs once the database has answered */
+    hippo_room_dialect dialect;
+    hippo_room_history history;
+    bool notify_leaver; /* a standard occupant's explicit leave gets its own unavailable */
+    bool nick_change;   /* a standard occupant's presence without <x muc> to another nick */
+    int iq_kind;        /* room_iq.c: which IQ this is */
+    char *title;        /* room_iq.c: the room's title while the post payload is built */
+} hippo_room_op;
+
+/* What each hippo.room_* row says (see the type hippo.room_row in sql/003_rooms.sql). The
+ * strings point into the PGresult and are valid during the database callback only. */
+typedef struct hippo_room_row {
+    const char *what; /* status, member, to, history */
+    const char *status;
+    hippo_room_user user;
+    hippo_room_role role;
+    hippo_room_role old_role;
+    const char *res_old_role; /* NULL: the resource was not present */
+    const char *jid;
+    hippo_room_dialect dialect;
+    long long serial;
+    long long ts_ms;
+    const char *body;
+    const char *kind;
+    const char *title;
+    int room_photo_version;
+} hippo_room_row;
+
+/* A new op for STANZA (copied) addressed to ROOM_ID, resource NICK (may be NULL). Returns
+ * NULL when out of memory; free with hippo_room_op_free(). */
+hippo_room_op *hippo_room_op_new(hippod *d, xmpp_stanza_t *stanza, const char *room_id,
+                                 const char *nick);
+void hippo_room_op_free(hippo_room_op *op);
+xmpp_ctx_t *hippo_room_op_ctx(const hippo_room_op *op);
+
+/* Answers the request with an XMPP error (a presence error also carries <x muc/>, which
+ * XEP-0045 clients need to match it), counted by condition; then frees OP. Silent ops are
+ * only freed. */
+void hippo_room_op_error(hippo_room_op *op, const char *type, const char *condition,
+                         const char *text);
+
+/* Runs STMT with PARAMS; CB(res, error, op) later. When the database is down or saturated,
+ * answers a wait error itself (logs for silent ops), frees OP and returns -1. */
+int hippo_room_op_query(hippo_room_op *op, const char *stmt, int nparams, const char *const *params,
+                        hippo_db_result_cb cb);
+
+/* For database callbacks: true (and OP answered with a wait error and freed) when the query
+ * failed or returned no status row; otherwise fills *STATUS from row 0. */
+bool hippo_room_op_failed(hippo_room_op *op, const PGresult *res, const char *error,
+                          hippo_room_row *status);
+
+/* Answers the refusals every room function can return (unknown-user, unknown-room,
+ * forbidden, full, rate, not-occupant): true when STATUS was one (OP is answered and freed). */
+bool hippo_room_op_refused(hippo_room_op *op, const hippo_room_row *status);
+
+void hippo_room_row_read(const PGresult *res, int i, hippo_room_row *row);
+
+/* Sends STANZA (the caller keeps its reference) to TO. */
+void hippo_room_send_to(hippod *d, xmpp_stanza_t *stanza, const char *to);
+
+/* Sends STANZA if it is not NULL (logging the allocation failure otherwise), then releases
+ * it. */
+void hippo_room_send_new(hippod *d, xmpp_stanza_t *stanza);
+
+/* Counts a refusal for a room limit in hippod_drops_total{reason="room-limit-WHAT"} and logs
+ * it (FROM sent to ROOM_ID). */
+void hippo_room_limit_hit(hippod *d, const char *room_id, const char *from, const char *what);
+
+#endif
