@@ -37,8 +37,7 @@ static bool tag_done(hippo_bench_scan *s, const char *buf, hippo_bench_span *ele
     return false;
 }
 
-bool hippo_bench_scan_next(hippo_bench_scan *s, const char *buf, size_t len,
-                           hippo_bench_span *elem)
+bool hippo_bench_scan_next(hippo_bench_scan *s, const char *buf, size_t len, hippo_bench_span *elem)
 {
     while (s->pos < len && !s->closed) {
         char c = buf[s->pos++];

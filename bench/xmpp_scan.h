@@ -46,8 +46,7 @@ bool hippo_bench_elem_attr(hippo_bench_span elem, const char *name, hippo_bench_
 
 /* True when a descendant element <CHILD ...> (exact qualified name) exists; *TEXT gets the
  * raw text up to its first child or end tag (empty for <CHILD/>). */
-bool hippo_bench_elem_child_text(hippo_bench_span elem, const char *child,
-                                 hippo_bench_span *text);
+bool hippo_bench_elem_child_text(hippo_bench_span elem, const char *child, hippo_bench_span *text);
 
 /* True when NEEDLE occurs anywhere in the element text. */
 bool hippo_bench_elem_contains(hippo_bench_span elem, const char *needle);

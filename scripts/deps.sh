@@ -2,7 +2,8 @@
 # Installs what hippod needs to build and test (Debian 12), or, when not root, prints the
 # exact apt-get line to run. Sourced by scripts/test.sh and scripts/run.sh.
 HIPPO_PACKAGES="libstrophe-dev libpq-dev libssl-dev libevent-dev libxml2-dev libinih-dev \
-libcmocka-dev meson ninja-build pkg-config gcc postgresql prosody ejabberd python3-slixmpp"
+libcmocka-dev meson ninja-build pkg-config gcc postgresql prosody ejabberd python3-slixmpp \
+libxml2-utils"
 
 hippo_missing_packages() {
     missing=""
