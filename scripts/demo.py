@@ -144,6 +144,21 @@ def banner(stack, pg, pro, h, passwords, guids, post, db_error):
         f"--href https://example.org/ --title Hi --to {guids.get('bob', 'GUID')}",
         f"  (carol's XMPP account: prosodyctl --config {pro.config_path} register carol "
         f"{pro.domain} PASSWORD)",
+        "Push notifications: log in as bob (and alice) with the console above, then try",
+        f"  {ctl} -d {ci} post create --poster alice@{pro.domain} "
+        f"--href https://example.org/2 --title Again --to {guids.get('bob', 'GUID')}",
+        "      -> bob: newPost (stored while offline) and hotness",
+        f"  {ctl} -d {ci} view record {post or 'POST'} bob@{pro.domain}",
+        "      -> alice: livePostChanged (at most one per post per second); bob: hotness",
+        f"  {ctl} -d {ci} pref set bob@{pro.domain} musicSharingEnabled false      -> bob: prefs",
+        f"  {ctl} -d {ci} myspace set bob@{pro.domain} bobspace      -> bob: mySpaceNameChanged",
+        f"  {ctl} -d {ci} contact add alice@{pro.domain} bob@{pro.domain}",
+        f"  {ctl} -d {ci} myspace comment alice@{pro.domain} bobspace"
+        "      -> bob: mySpaceContactComment",
+        f"  alice's console: <presence to='{room}/alice'>"
+        "<x xmlns='http://jabber.org/protocol/muc'/></presence>",
+        "      -> bob: activePostsChanged and livePostChanged (the post has a chatter)",
+        f"  {ctl} -d {ci} outbox list      (events not sent yet; see docs/push.md)",
         f"hippod config: {h.config_path}",
         "=" * 78,
         "",

@@ -27,9 +27,10 @@ enum {
 
 #define CREDENTIAL_NAME "hippod-secret"
 
-enum section_id { SEC_COMPONENT, SEC_DATABASE, SEC_HTTP, SEC_LOG, SEC_ROOMS, SEC_N };
+enum section_id { SEC_COMPONENT, SEC_DATABASE, SEC_HTTP, SEC_LOG, SEC_ROOMS, SEC_PUSH, SEC_N };
 
-static const char *const section_names[SEC_N] = {"component", "database", "http", "log", "rooms"};
+static const char *const section_names[SEC_N] = {"component", "database", "http",
+                                                 "log",       "rooms",    "push"};
 
 enum key_kind {
     K_HOST,
@@ -72,6 +73,8 @@ static const key_def keys[] = {
     {SEC_ROOMS, "message_burst", K_INT, FIELD(rooms_message_burst), 1, INT_MAX, false},
     {SEC_ROOMS, "max_history", K_INT, FIELD(rooms_max_history), -1, INT_MAX, false},
     {SEC_ROOMS, "max_occupants", K_INT, FIELD(rooms_max_occupants), 1, INT_MAX, false},
+    {SEC_PUSH, "live_post_interval_ms", K_INT, FIELD(push_live_post_interval_ms), 0, 3600000,
+     false},
 };
 
 enum { N_KEYS = sizeof keys / sizeof keys[0] };
@@ -518,7 +521,8 @@ static int begin_section(parser *p, const char *name)
                     "expected [client \"NAME\"], NAME made of a-z, 0-9, '_' and '-' (at most %d)",
                     CLIENT_NAME_MAX);
     return fail(p, p->lineno, name, NULL,
-                "unknown section (known: component, database, http, log, rooms, client \"NAME\")");
+                "unknown section (known: component, database, http, log, rooms, push, "
+                "client \"NAME\")");
 }
 
 /* inih's rule for where a name or value ends: at one of CHARS, or at ';' after whitespace
@@ -859,6 +863,7 @@ static int set_defaults(parser *p, const char *path)
     cfg->rooms_message_burst = 30;
     cfg->rooms_max_history = -1;
     cfg->rooms_max_occupants = 1000;
+    cfg->push_live_post_interval_ms = 1000;
     cfg->path = strdup(path);
     cfg->http_address = strdup("127.0.0.1");
     return cfg->path && cfg->http_address ? 0 : fail_oom(p);

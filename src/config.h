@@ -45,6 +45,9 @@ typedef struct hippo_config {
     int rooms_max_history;            /* default -1 = all */
     int rooms_max_occupants;          /* default 1000 */
 
+    /* [push] */
+    int push_live_post_interval_ms; /* livePostChanged per post at most this often; 1000 */
+
     /* [client "NAME"] sections, in file order */
     hippo_client_platform *clients;
     size_t n_clients;

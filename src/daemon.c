@@ -123,6 +123,7 @@ static void apply_live_settings(hippod *d, hippo_config *fresh)
     d->cfg.rooms_message_burst = fresh->rooms_message_burst;
     d->cfg.rooms_max_history = fresh->rooms_max_history;
     d->cfg.rooms_max_occupants = fresh->rooms_max_occupants;
+    d->cfg.push_live_post_interval_ms = fresh->push_live_post_interval_ms;
 }
 
 /* SIGHUP: re-read the file; apply what can change live, keep the rest (and say so). */

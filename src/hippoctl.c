@@ -666,6 +666,68 @@ static int cmd_myspace_set(ctl *c, const ctl_command *cmd, int argc, char **argv
     return exec_print(c, "SELECT hippo.set_myspace_name($1, $2)", 2, params);
 }
 
+static int cmd_myspace_comment(ctl *c, const ctl_command *cmd, int argc, char **argv)
+{
+    int first, status;
+    if (!parse_args(cmd, argc, argv, NULL, 0, 2, &first, &status))
+        return status;
+    char buf[HIPPO_GUID_LEN + 1];
+    const char *params[] = {resolve_user(c, argv[first], buf), argv[first + 1]};
+    if (params[0] == NULL)
+        return c->fail_status;
+    return exec_print(c, "SELECT hippo.notify_contact_comment($1, $2)", 2, params);
+}
+
+/* POST USER: set_post_ignored to IGNORED; an unknown or invisible post is an error. */
+static int post_ignore(ctl *c, const ctl_command *cmd, int argc, char **argv, const char *ignored)
+{
+    int first, status;
+    if (!parse_args(cmd, argc, argv, NULL, 0, 2, &first, &status))
+        return status;
+    char buf[HIPPO_GUID_LEN + 1];
+    const char *params[] = {argv[first], resolve_user(c, argv[first + 1], buf), ignored};
+    if (params[1] == NULL)
+        return c->fail_status;
+    PGresult *res = query(c, "SELECT hippo.set_post_ignored($1, $2, $3::boolean)", 3, params);
+    if (res == NULL)
+        return c->fail_status;
+    bool done = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+    if (!done) {
+        fprintf(stderr, "hippoctl: no post \"%s\" that this user can see\n", params[0]);
+        return EXIT_DB;
+    }
+    return 0;
+}
+
+static int cmd_post_ignore(ctl *c, const ctl_command *cmd, int argc, char **argv)
+{
+    return post_ignore(c, cmd, argc, argv, "true");
+}
+
+static int cmd_post_unignore(ctl *c, const ctl_command *cmd, int argc, char **argv)
+{
+    return post_ignore(c, cmd, argc, argv, "false");
+}
+
+static int cmd_outbox_list(ctl *c, const ctl_command *cmd, int argc, char **argv)
+{
+    const char *limit = "100";
+    const ctl_opt opts[] = {{"limit", OPT_VALUE, &limit}};
+    int first, status;
+    if (!parse_args(cmd, argc, argv, opts, 1, 0, &first, &status))
+        return status;
+    if (strspn(limit, "0123456789") != strlen(limit) || *limit == '\0' || strlen(limit) > 9)
+        return usage_error(cmd, "--limit needs a number, not ", limit);
+    const char *params[] = {limit};
+    return print_query(c, NULL,
+                       "SELECT id, kind, coalesce(post_id, ''), coalesce(user_id, ''),"
+                       " coalesce(actor_id, ''), date_trunc('second', now() - created_at),"
+                       " coalesce(claimed_pid::text, '')"
+                       " FROM hippo.outbox ORDER BY id LIMIT $1::integer",
+                       1, params);
+}
+
 /* USER CONTACT commands calling "SELECT fn($1, $2)" with both resolved to user ids. */
 static int user_pair(ctl *c, const ctl_command *cmd, int argc, char **argv, const char *sql)
 {
@@ -749,17 +811,26 @@ static const ctl_command commands[] = {
     {"post show", "POST", "Show a post, its recipients, audience and viewers.", NULL,
      cmd_post_show},
     {"view record", "POST USER", "Record that USER viewed (clicked) POST.", NULL, cmd_view_record},
+    {"post ignore", "POST USER", "Mark POST ignored by USER (postControl ignore).", NULL,
+     cmd_post_ignore},
+    {"post unignore", "POST USER", "Mark POST no longer ignored by USER.", NULL, cmd_post_unignore},
     {"pref set", "USER KEY VALUE", "Set a preference of USER.", NULL, cmd_pref_set},
     {"pref unset", "USER KEY", "Remove a preference of USER.", NULL, cmd_pref_unset},
     {"pref list", "USER", "List USER's preferences: key, value.", NULL, cmd_pref_list},
     {"myspace set", "USER NAME", "Set USER's MySpace name; an empty NAME clears it.", NULL,
      cmd_myspace_set},
+    {"myspace comment", "USER NAME",
+     "notifyContactComment: tell USER's contacts named NAME; prints how many.", NULL,
+     cmd_myspace_comment},
     {"contact add", "USER CONTACT", "Add CONTACT (a user) to USER's contacts.", NULL,
      cmd_contact_add},
     {"contact remove", "USER CONTACT", "Remove CONTACT from USER's contacts.", NULL,
      cmd_contact_remove},
     {"contact list", "USER", "List USER's contacts: id, jid, name, MySpace name, friend id.", NULL,
      cmd_contact_list},
+    {"outbox list", "[--limit N]",
+     "List waiting push events: id, kind, post, user, actor, age, claimer pid.",
+     "  --limit N   at most N events, oldest first (default 100)\n", cmd_outbox_list},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

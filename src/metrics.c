@@ -93,7 +93,7 @@ uint64_t hippo_metrics_get(const hippo_labelled_counter *c, const char *label)
     return v;
 }
 
-void hippo_metrics_db_latency(hippo_metrics *m, double seconds)
+static void observe(uint64_t *buckets, uint64_t *count, double *sum, double seconds)
 {
     if (isnan(seconds))
         return;
@@ -101,10 +101,20 @@ void hippo_metrics_db_latency(hippo_metrics *m, double seconds)
         seconds = 0; /* a clock step must not make a negative observation */
     for (int i = 0; i < HIPPO_DB_LATENCY_BUCKETS; i++) {
         if (seconds <= latency_bounds[i])
-            m->db_latency_buckets[i]++;
+            buckets[i]++;
     }
-    m->db_latency_count++;
-    m->db_latency_sum_seconds += seconds;
+    (*count)++;
+    *sum += seconds;
+}
+
+void hippo_metrics_db_latency(hippo_metrics *m, double seconds)
+{
+    observe(m->db_latency_buckets, &m->db_latency_count, &m->db_latency_sum_seconds, seconds);
+}
+
+void hippo_metrics_push_fanout(hippo_metrics *m, double seconds)
+{
+    observe(m->push_fanout_buckets, &m->push_fanout_count, &m->push_fanout_sum_seconds, seconds);
 }
 
 /* Rendering: everything goes through one memstream; errors surface at fclose. */
@@ -177,18 +187,28 @@ static void put_double(FILE *f, double v)
         fprintf(f, "%s", format_double(v, buf, sizeof buf));
 }
 
-static void put_latency(FILE *f, const hippo_metrics *m)
+static void put_histogram(FILE *f, const char *name, const char *help, const uint64_t *buckets,
+                          uint64_t count, double sum)
 {
-    const char *name = "hippod_db_query_duration_seconds";
-    put_header(f, name, "histogram", "Time from sending a database query to its result.");
+    put_header(f, name, "histogram", help);
     for (int i = 0; i < HIPPO_DB_LATENCY_BUCKETS; i++) {
         fprintf(f, "%s_bucket{le=\"%s\"} %llu\n", name, latency_labels[i],
-                (unsigned long long)m->db_latency_buckets[i]);
+                (unsigned long long)buckets[i]);
     }
-    fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)m->db_latency_count);
+    fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)count);
     fprintf(f, "%s_sum ", name);
-    put_double(f, m->db_latency_sum_seconds);
-    fprintf(f, "\n%s_count %llu\n", name, (unsigned long long)m->db_latency_count);
+    put_double(f, sum);
+    fprintf(f, "\n%s_count %llu\n", name, (unsigned long long)count);
+}
+
+static void put_latency(FILE *f, const hippo_metrics *m)
+{
+    put_histogram(f, "hippod_db_query_duration_seconds",
+                  "Time from sending a database query to its result.", m->db_latency_buckets,
+                  m->db_latency_count, m->db_latency_sum_seconds);
+    put_histogram(f, "hippod_push_fanout_seconds",
+                  "Time from claiming a newPost event to its last stanza handed to the XMPP link.",
+                  m->push_fanout_buckets, m->push_fanout_count, m->push_fanout_sum_seconds);
 }
 
 static void put_gauge(FILE *f, const char *name, const char *help, bool value)

@@ -35,6 +35,9 @@ typedef struct hippo_metrics {
     uint64_t db_latency_buckets[HIPPO_DB_LATENCY_BUCKETS]; /* cumulative per le bound */
     uint64_t db_latency_count;
     double db_latency_sum_seconds;
+    uint64_t push_fanout_buckets[HIPPO_DB_LATENCY_BUCKETS]; /* same bounds as db latency */
+    uint64_t push_fanout_count;
+    double push_fanout_sum_seconds;
     bool db_up;
     bool link_up;
 } hippo_metrics;
@@ -46,6 +49,8 @@ enum hippo_stanza_kind hippo_stanza_kind_of(const char *element_name);
 void hippo_metrics_count(hippo_labelled_counter *c, const char *label);
 uint64_t hippo_metrics_get(const hippo_labelled_counter *c, const char *label);
 void hippo_metrics_db_latency(hippo_metrics *m, double seconds);
+/* A newPost event's time from its claim to its last stanza handed to the link. */
+void hippo_metrics_push_fanout(hippo_metrics *m, double seconds);
 
 /* Renders every metric; returns a malloc'd NUL-terminated string the caller frees. */
 char *hippo_metrics_render(const hippo_metrics *m);

@@ -2,10 +2,12 @@
  * retire it only once its stanzas were handed to the XMPP link.
  *
  * One batch at a time; events of a batch are processed one after another so that stanzas
- * to one user leave in event order. While the link or the database is down nothing is
+ * to one user leave in event order (a coalesced livePostChanged excepted: its handler holds
+ * the event and settles it itself). While the link or the database is down nothing is
  * claimed: events wait in the table. Events that could not be sent are released and tried
  * again after a short delay. Claims belong to our database session, so a hippod that dies
- * leaves no event stuck (sql/006_outbox.sql). */
+ * leaves no event stuck (sql/006_outbox.sql). Once a minute (and at start) the outbox is
+ * trimmed of events older than HIPPO_PUSH_MAX_AGE (sql/007_push.sql). */
 #include "push.h"
 
 #include <event2/event.h>
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sdnotify.h"
 #include "xmpp_link.h"
 
 #define PUSH_BATCH 100
@@ -21,13 +24,41 @@
 #define STMT_CLAIM "push_claim"
 #define STMT_RETIRE "push_retire"
 #define STMT_RELEASE "push_release"
+#define STMT_MAINTAIN "push_maintain"
+
+/* How a later event of the same kind in the batch can cover an earlier one. */
+enum cover {
+    COVER_NONE,
+    COVER_STATE, /* sends the current state: same post and user */
+    COVER_LIVE,  /* livePostChanged: same post; the later one then excludes nobody unless
+                  * both were caused by the same user */
+};
 
 /* The kinds this build sends; others stay in the outbox for a build that knows them. */
 static const struct push_kind {
     const char *kind;
     hippo_push_handler handle;
+    enum cover cover;
 } kinds[] = {
-    {"new_post", hippo_push_new_post},
+    {"new_post", hippo_push_new_post, COVER_NONE},
+    {"live_post", hippo_push_live_post, COVER_LIVE},
+    {"active_posts", hippo_push_active_posts, COVER_STATE},
+    {"hotness", hippo_push_hotness, COVER_STATE},
+    {"prefs", hippo_push_prefs, COVER_STATE},
+    {"myspace_name", hippo_push_myspace_name, COVER_STATE},
+    {"myspace_comment", hippo_push_myspace_comment, COVER_NONE},
+};
+
+/* A fan-out in progress (hippo_push_fanout). */
+struct fanout {
+    hippo_push *p;
+    size_t n, next;
+    hippo_push_send_fn send;
+    hippo_push_fanout_done_fn done;
+    hippo_push_fanout_cancel_fn cancel;
+    void *arg;
+    struct event *ev_slice;
+    struct fanout *prev, *after; /* in p->fanouts */
 };
 
 struct hippo_push {
@@ -35,14 +66,18 @@ struct hippo_push {
     bool busy;  /* a batch is being claimed, processed or retired */
     bool again; /* woken while busy: drain once more afterwards */
     struct event *ev_retry;
+    struct event *ev_maintain; /* every HIPPO_PUSH_MAINTENANCE_S */
+    bool maintain_due;
+    bool maintaining;
 
     hippo_push_event *batch;
     size_t n_batch;
     size_t next;     /* index of the event being processed */
-    int64_t *sent;   /* ids to retire */
-    size_t n_sent;
     int64_t *failed; /* ids to release */
     size_t n_failed;
+
+    hippo_push_live *live;
+    struct fanout *fanouts;
 };
 
 static void drain(hippo_push *p);
@@ -89,18 +124,109 @@ void hippo_push_prepare(hippo_db *db)
                      2);
     hippo_db_prepare(db, STMT_RETIRE, "SELECT hippo.outbox_retire($1::bigint[])", 1);
     hippo_db_prepare(db, STMT_RELEASE, "SELECT hippo.outbox_release($1::bigint[])", 1);
+    hippo_db_prepare(db, STMT_MAINTAIN,
+                     "SELECT expired, cooled FROM hippo.push_maintenance($1::interval)", 1);
     hippo_db_listen(db, "hippo_outbox");
     hippo_push_new_post_prepare(db);
+    hippo_push_live_post_prepare(db);
+    hippo_push_active_posts_prepare(db);
+    hippo_push_hotness_prepare(db);
+    hippo_push_user_prepare(db);
 }
+
+hippo_push_live *hippo_push_live_of(hippo_push *p)
+{
+    return p->live;
+}
+
+/* ------------------------------------------------------------------ fan-out */
+
+static void fanout_unlink(struct fanout *f)
+{
+    if (f->prev)
+        f->prev->after = f->after;
+    else
+        f->p->fanouts = f->after;
+    if (f->after)
+        f->after->prev = f->prev;
+    event_free(f->ev_slice);
+}
+
+static void fanout_finish(struct fanout *f, bool sent)
+{
+    hippo_push_fanout_done_fn done = f->done;
+    void *arg = f->arg;
+    fanout_unlink(f);
+    free(f);
+    done(arg, sent);
+}
+
+static void fanout_slice(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    struct fanout *f = arg;
+    size_t end = f->n - f->next > HIPPO_PUSH_SLICE ? f->next + HIPPO_PUSH_SLICE : f->n;
+    for (; f->next < end; f->next++)
+        if (f->send(f->arg, f->next) < 0) {
+            fanout_finish(f, false); /* the link went down: the event is tried again */
+            return;
+        }
+    if (f->next < f->n)
+        event_active(f->ev_slice, EV_TIMEOUT, 0); /* let the loop breathe */
+    else
+        fanout_finish(f, true);
+}
+
+int hippo_push_fanout(hippo_push *p, size_t n, hippo_push_send_fn send,
+                      hippo_push_fanout_done_fn done, hippo_push_fanout_cancel_fn cancel, void *arg)
+{
+    struct fanout *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    *f = (struct fanout){.p = p, .n = n, .send = send, .done = done, .cancel = cancel, .arg = arg};
+    f->ev_slice = event_new(p->d->base, -1, 0, fanout_slice, f);
+    if (!f->ev_slice) {
+        free(f);
+        return -1;
+    }
+    f->after = p->fanouts;
+    if (f->after)
+        f->after->prev = f;
+    p->fanouts = f;
+    fanout_slice(-1, 0, f);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ retiring, releasing */
+
+static void on_settled(const PGresult *res, const char *error, void *arg)
+{
+    hippo_push *p = arg;
+    if (!res) /* the claims go stale with the session: the events come back (at-least-once) */
+        hippo_log(&p->d->log, HIPPO_LOG_WARNING, "push: retiring or releasing events failed: %s",
+                  error);
+}
+
+void hippo_push_settle(hippo_push *p, const int64_t *ids, size_t n, bool sent)
+{
+    if (n == 0)
+        return;
+    char *list = ids_literal(ids, n);
+    const char *params[] = {list};
+    if (list)
+        hippo_db_query(p->d->db, sent ? STMT_RETIRE : STMT_RELEASE, 1, params, on_settled, p);
+    free(list);
+}
+
+/* ------------------------------------------------------------------ batches */
 
 static void reset_batch(hippo_push *p)
 {
     free(p->batch);
-    free(p->sent);
     free(p->failed);
     p->batch = NULL;
-    p->sent = p->failed = NULL;
-    p->n_batch = p->next = p->n_sent = p->n_failed = 0;
+    p->failed = NULL;
+    p->n_batch = p->next = p->n_failed = 0;
 }
 
 static void batch_finished(hippo_push *p, bool retry_later)
@@ -134,31 +260,34 @@ static void release_failed(hippo_push *p)
     free(ids);
 }
 
-static void on_retired(const PGresult *res, const char *error, void *arg)
+/* Sent events were retired one by one; the others go back. */
+static void finish_batch(hippo_push *p)
 {
-    hippo_push *p = arg;
-    if (!res) /* sent but not retired: they will be sent again (at-least-once) */
-        hippo_log(&p->d->log, HIPPO_LOG_WARNING, "push: retiring events failed: %s", error);
     if (p->n_failed)
         release_failed(p);
     else
-        batch_finished(p, !res);
+        batch_finished(p, false);
 }
 
-static void finish_batch(hippo_push *p)
+/* True when a later event of the batch will send what event I would (it reads the data
+ * when it is processed, after I's change was committed); that one takes over I's cause. */
+static bool covered_later(hippo_push *p, size_t i)
 {
-    if (p->n_sent == 0) {
-        if (p->n_failed)
-            release_failed(p);
-        else
-            batch_finished(p, false);
-        return;
+    const hippo_push_event *ev = &p->batch[i];
+    enum cover cover = kind_of(ev->kind)->cover;
+    if (cover == COVER_NONE)
+        return false;
+    for (size_t j = i + 1; j < p->n_batch; j++) {
+        hippo_push_event *later = &p->batch[j];
+        if (strcmp(later->kind, ev->kind) != 0 || strcmp(later->post_id, ev->post_id) != 0)
+            continue;
+        if (cover == COVER_STATE && strcmp(later->user_id, ev->user_id) != 0)
+            continue;
+        if (strcmp(later->actor_id, ev->actor_id) != 0)
+            later->actor_id[0] = '\0'; /* several causes: nobody is left out */
+        return true;
     }
-    char *ids = ids_literal(p->sent, p->n_sent);
-    const char *params[] = {ids};
-    if (!ids || hippo_db_query(p->d->db, STMT_RETIRE, 1, params, on_retired, p) < 0)
-        batch_finished(p, true);
-    free(ids);
+    return false;
 }
 
 static void process_next(hippo_push *p)
@@ -175,18 +304,30 @@ static void process_next(hippo_push *p)
         finish_batch(p);
         return;
     }
+    if (covered_later(p, p->next)) {
+        hippo_push_event_done(p, true);
+        return;
+    }
     kind_of(ev->kind)->handle(p->d, ev);
 }
 
 void hippo_push_event_done(hippo_push *p, bool sent)
 {
     const hippo_push_event *ev = &p->batch[p->next];
-    if (sent)
-        p->sent[p->n_sent++] = ev->id;
+    if (sent) /* at once: the longer a sent event stays, the likelier it is sent twice */
+        hippo_push_settle(p, &ev->id, 1, true);
     else
         p->failed[p->n_failed++] = ev->id;
     hippo_log(&p->d->log, HIPPO_LOG_DEBUG, "push: event %" PRId64 " (%s) %s", ev->id, ev->kind,
-              sent ? "sent" : "not sent, will retry");
+              sent ? "done" : "not sent, will retry");
+    p->next++;
+    process_next(p);
+}
+
+void hippo_push_event_hold(hippo_push *p)
+{
+    const hippo_push_event *ev = &p->batch[p->next];
+    hippo_log(&p->d->log, HIPPO_LOG_DEBUG, "push: event %" PRId64 " (%s) held", ev->id, ev->kind);
     p->next++;
     process_next(p);
 }
@@ -206,12 +347,12 @@ static void on_claimed(const PGresult *res, const char *error, void *arg)
     }
     size_t n = (size_t)PQntuples(res);
     p->batch = calloc(n ? n : 1, sizeof *p->batch);
-    p->sent = calloc(n ? n : 1, sizeof *p->sent);
     p->failed = calloc(n ? n : 1, sizeof *p->failed);
-    if (!p->batch || !p->sent || !p->failed) {
+    if (!p->batch || !p->failed) {
         batch_finished(p, true);
         return;
     }
+    uint64_t now = hippo_monotonic_usec();
     for (size_t i = 0; i < n; i++) {
         hippo_push_event *ev = &p->batch[i];
         ev->id = strtoll(PQgetvalue(res, (int)i, 0), NULL, 10);
@@ -219,6 +360,7 @@ static void on_claimed(const PGresult *res, const char *error, void *arg)
         copy_field(ev->post_id, sizeof ev->post_id, res, (int)i, 2);
         copy_field(ev->user_id, sizeof ev->user_id, res, (int)i, 3);
         copy_field(ev->actor_id, sizeof ev->actor_id, res, (int)i, 4);
+        ev->claimed_usec = now;
     }
     p->n_batch = n;
     if (n)
@@ -226,8 +368,52 @@ static void on_claimed(const PGresult *res, const char *error, void *arg)
     process_next(p);
 }
 
+/* ------------------------------------------------------------------ maintenance */
+
+static void on_maintained(const PGresult *res, const char *error, void *arg)
+{
+    hippo_push *p = arg;
+    p->maintaining = false;
+    if (!res || PQntuples(res) != 1) {
+        hippo_log(&p->d->log, HIPPO_LOG_WARNING, "push: outbox maintenance failed: %s",
+                  error ? error : "no result");
+        p->maintain_due = true;
+        return;
+    }
+    long expired = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+    if (expired > 0)
+        hippo_log(&p->d->log, HIPPO_LOG_WARNING,
+                  "push: deleted %ld outbox events older than " HIPPO_PUSH_MAX_AGE " unsent",
+                  expired);
+    hippo_log(&p->d->log, HIPPO_LOG_DEBUG, "push: maintenance: %ld expired, %s hotness stale",
+              expired, PQgetvalue(res, 0, 1));
+}
+
+/* Runs before the claim it precedes (pipelined results come back in order). */
+static void maintain(hippo_push *p)
+{
+    if (!p->maintain_due || p->maintaining || !hippo_db_is_up(p->d->db))
+        return;
+    const char *params[] = {HIPPO_PUSH_MAX_AGE};
+    if (hippo_db_query(p->d->db, STMT_MAINTAIN, 1, params, on_maintained, p) == 0) {
+        p->maintain_due = false;
+        p->maintaining = true;
+    }
+}
+
+static void on_maintain_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    hippo_push *p = arg;
+    p->maintain_due = true;
+    drain(p);
+}
+
+/* ------------------------------------------------------------------ draining */
+
 static void drain(hippo_push *p)
 {
+    maintain(p);
     if (p->busy) {
         p->again = true;
         return;
@@ -261,9 +447,13 @@ hippo_push *hippo_push_new(hippod *d)
     if (!p)
         return NULL;
     p->d = d;
+    p->maintain_due = true;
     p->ev_retry = evtimer_new(d->base, on_retry, p);
-    if (!p->ev_retry) {
-        free(p);
+    p->ev_maintain = event_new(d->base, -1, EV_PERSIST, on_maintain_timer, p);
+    p->live = hippo_push_live_new(d);
+    struct timeval every = {.tv_sec = HIPPO_PUSH_MAINTENANCE_S, .tv_usec = 0};
+    if (!p->ev_retry || !p->ev_maintain || !p->live || event_add(p->ev_maintain, &every) < 0) {
+        hippo_push_free(p);
         return NULL;
     }
     return p;
@@ -273,7 +463,17 @@ void hippo_push_free(hippo_push *p)
 {
     if (!p)
         return;
-    event_free(p->ev_retry);
+    while (p->fanouts) {
+        struct fanout *f = p->fanouts;
+        fanout_unlink(f);
+        f->cancel(f->arg);
+        free(f);
+    }
+    hippo_push_live_free(p->live);
+    if (p->ev_retry)
+        event_free(p->ev_retry);
+    if (p->ev_maintain)
+        event_free(p->ev_maintain);
     reset_batch(p);
     free(p);
 }

@@ -1,8 +1,10 @@
-/* push.h - server-to-client notifications driven by the PostgreSQL outbox (sql/006). */
+/* push.h - server-to-client notifications driven by the PostgreSQL outbox (sql/006, sql/007;
+ * docs/push.md). */
 #ifndef HIPPO_PUSH_H
 #define HIPPO_PUSH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "db.h"
@@ -11,20 +13,28 @@
 
 typedef struct hippo_push hippo_push;
 
+/* Outbox events older than this are deleted unsent (hippo.push_maintenance, run when the
+ * database comes up and then every minute). */
+#define HIPPO_PUSH_MAX_AGE "7 days"
+#define HIPPO_PUSH_MAINTENANCE_S 60
+
 typedef struct hippo_push_event {
     int64_t id;
     char kind[32];
     char post_id[HIPPO_GUID_LEN + 1]; /* empty when the event has none */
     char user_id[HIPPO_GUID_LEN + 1];
     char actor_id[HIPPO_GUID_LEN + 1];
+    uint64_t claimed_usec; /* monotonic time its claim came back */
 } hippo_push_event;
 
 /* A kind's handler sends the stanzas of EV and then calls hippo_push_event_done() exactly
- * once (now or later). */
+ * once (now or later), or hippo_push_event_hold(). */
 typedef void (*hippo_push_handler)(hippod *d, const hippo_push_event *ev);
 
 /* Returns NULL on allocation failure; free with hippo_push_free(). */
 hippo_push *hippo_push_new(hippod *d);
+/* Cancels what is in progress without calling back (the database must be freed first:
+ * held and claimed events go back to the outbox with the database session). */
 void hippo_push_free(hippo_push *p);
 void hippo_push_prepare(hippo_db *db);
 
@@ -35,8 +45,55 @@ void hippo_push_wake(hippo_push *p);
  * then retired), false when it must be tried again later. */
 void hippo_push_event_done(hippo_push *p, bool sent);
 
-/* The kinds (one push_<kind>.c each). */
+/* The handler keeps the current event claimed past its batch (a coalesced notification
+ * will cover it) and settles it later with hippo_push_settle(). */
+void hippo_push_event_hold(hippo_push *p);
+
+/* Retires (SENT) or releases our claimed events IDS[0..N) (held ones, or the current one
+ * once done). Nothing to wait for: if the query cannot run, the claims go stale with the
+ * database session and the events come back (at-least-once). */
+void hippo_push_settle(hippo_push *p, const int64_t *ids, size_t n, bool sent);
+
+/* ---- fan-out: one stanza per recipient, in slices between loop turns ---------------- */
+
+/* Sends the stanza for recipient I; returns 0, or -1 when the link refused it. */
+typedef int (*hippo_push_send_fn)(void *arg, size_t i);
+/* Called once at the end: SENT when every stanza was handed to the link. */
+typedef void (*hippo_push_fanout_done_fn)(void *arg, bool sent);
+/* Called instead of done when hippo_push_free() cancels the fan-out: free ARG's state. */
+typedef void (*hippo_push_fanout_cancel_fn)(void *arg);
+
+/* Calls SEND for 0..N-1, HIPPO_PUSH_SLICE per loop turn (the first slice now), then DONE
+ * (also from inside this call when everything fit in the first slice, or at the first
+ * failure). Returns 0, or -1 (nothing called) on allocation failure. */
+int hippo_push_fanout(hippo_push *p, size_t n, hippo_push_send_fn send,
+                      hippo_push_fanout_done_fn done, hippo_push_fanout_cancel_fn cancel,
+                      void *arg);
+#define HIPPO_PUSH_SLICE 1000
+
+/* ---- the kinds (one push_<kind>.c each) --------------------------------------------- */
+
 void hippo_push_new_post_prepare(hippo_db *db);
 void hippo_push_new_post(hippod *d, const hippo_push_event *ev);
+
+/* livePostChanged, coalesced per post: state owned by the hippo_push. */
+typedef struct hippo_push_live hippo_push_live;
+hippo_push_live *hippo_push_live_new(hippod *d);
+void hippo_push_live_free(hippo_push_live *l);
+hippo_push_live *hippo_push_live_of(hippo_push *p);
+void hippo_push_live_post_prepare(hippo_db *db);
+void hippo_push_live_post(hippod *d, const hippo_push_event *ev);
+
+void hippo_push_active_posts_prepare(hippo_db *db);
+void hippo_push_active_posts(hippod *d, const hippo_push_event *ev);
+
+void hippo_push_hotness_prepare(hippo_db *db);
+void hippo_push_hotness(hippod *d, const hippo_push_event *ev);
+
+/* prefs, mySpaceNameChanged, mySpaceContactComment (push_user.c). */
+void hippo_push_user_prepare(hippo_db *db);
+void hippo_push_prefs(hippod *d, const hippo_push_event *ev);
+void hippo_push_myspace_name(hippod *d, const hippo_push_event *ev);
+void hippo_push_myspace_comment(hippod *d, const hippo_push_event *ev);
 
 #endif

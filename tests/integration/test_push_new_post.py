@@ -3,14 +3,12 @@
 server), through a group, and lossless across a hippod SIGKILL, a PostgreSQL restart and an
 XMPP server restart; several hippods never send one event twice."""
 import os
-import signal
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import match  # noqa: E402
 
 NS_POST = "http://dumbhippo.com/protocol/post"
 COMPONENT = "rooms.example.test"
@@ -81,6 +79,8 @@ class NewPost(Pushes, unittest.TestCase):
         self.assertEqual(new_post_id(dave_c.wait_for(is_new_post, timeout=10)), post)
         alice_c.assert_silent(is_new_post, timeout=0.5)  # the poster is not told
         self.wait_outbox_empty()
+        fanouts = harness.metric_value(h.metrics(), "hippod_push_fanout_seconds_count")
+        self.assertEqual(fanouts, 1.0, "one newPost fan-out measured")
 
         carol_c = self.stack.client(pro, "carol", "carolpw")  # stored while offline
         self.assertEqual(new_post_id(carol_c.wait_for(is_new_post, timeout=10)), post)
@@ -118,7 +118,8 @@ class NewPost(Pushes, unittest.TestCase):
         self.assertEqual(new_post_id(bob_c.wait_for(is_new_post, timeout=10)), first)
         self.pg.restart()
         second = self.post(alice, bob, title="after")  # written while hippod reconnects
-        self.assertEqual(new_post_id(bob_c.wait_for(is_new_post, timeout=15)), second)
+        # at-least-once: "before" may come again if the restart beat its retirement
+        bob_c.wait_for(lambda e: is_new_post(e) and new_post_id(e) == second, timeout=15)
         self.wait_outbox_empty()
 
     def test_two_hippods_never_send_an_event_twice(self):

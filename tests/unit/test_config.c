@@ -155,6 +155,7 @@ static void test_minimal_config_gets_all_defaults(void **state)
     assert_int_equal(cfg.rooms_message_burst, 30);
     assert_int_equal(cfg.rooms_max_history, -1);
     assert_int_equal(cfg.rooms_max_occupants, 1000);
+    assert_int_equal(cfg.push_live_post_interval_ms, 1000);
     assert_int_equal(cfg.n_clients, 0);
     assert_null(hippo_config_client(&cfg, "windows"));
     hippo_config_free(&cfg);
@@ -187,7 +188,9 @@ static void test_every_key_is_read(void **state)
             "messages_per_second = 2.5\n"
             "message_burst = 1\n"
             "max_history = 0\n"
-            "max_occupants = 7\n",
+            "max_occupants = 7\n"
+            "[push]\n"
+            "live_post_interval_ms = 0\n",
             &cfg);
     assert_string_equal(cfg.component_host, "xmpp.example.org");
     assert_int_equal(cfg.component_port, 5348);
@@ -205,6 +208,7 @@ static void test_every_key_is_read(void **state)
     assert_int_equal(cfg.rooms_message_burst, 1);
     assert_int_equal(cfg.rooms_max_history, 0);
     assert_int_equal(cfg.rooms_max_occupants, 7);
+    assert_int_equal(cfg.push_live_post_interval_ms, 0);
     hippo_config_free(&cfg);
 }
 
@@ -286,6 +290,12 @@ static void test_bad_other_values(void **state)
          "[rooms] max_occupants: ", "out of range"},
         {COMPONENT DATABASE "[rooms]\nmax_occupants = 2147483648\n", 8,
          "[rooms] max_occupants: ", "out of range"},
+        {COMPONENT DATABASE "[push]\nlive_post_interval_ms = -1\n", 8,
+         "[push] live_post_interval_ms: ", "(0..3600000)"},
+        {COMPONENT DATABASE "[push]\nlive_post_interval_ms = 3600001\n", 8,
+         "[push] live_post_interval_ms: ", "out of range"},
+        {COMPONENT DATABASE "[push]\nlive_post_interval_ms = 1s\n", 8,
+         "[push] live_post_interval_ms: ", "is not an integer"},
         {COMPONENT "[database]\nconninfo = host=x bogus=1\n", 6,
          "[database] conninfo: ", "invalid libpq conninfo: invalid connection option \"bogus\""},
         {COMPONENT "[database]\nconninfo = host='x\n", 6,
@@ -303,6 +313,7 @@ static void test_structure_errors(void **state)
         {COMPONENT "hots = x\n" DATABASE, 5, "[component] hots: ", "unknown key"},
         {COMPONENT DATABASE "[rooms]\nmax_bodybytes = 1\n", 8,
          "[rooms] max_bodybytes: ", "unknown key"},
+        {COMPONENT DATABASE "[push]\ninterval = 1\n", 8, "[push] interval: ", "unknown key"},
         {COMPONENT "host = 10.0.0.1\n" DATABASE, 5,
          "[component] host: ", "duplicate key (first set at line 2)"},
         {COMPONENT DATABASE "[component]\nport = 1\n", 7,
