@@ -10,17 +10,6 @@ void hippo_method_prepare(hippo_db *db)
     hippo_db_prepare(db, STMT_POST_CLICK, "SELECT hippo.post_click($1, $2)", 2);
 }
 
-static void on_clicked(const PGresult *res, const char *error, void *arg)
-{
-    hippo_request *req = arg;
-    if (hippo_request_failed(req, res, error))
-        return;
-    if (PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't')
-        hippo_request_result(req, NULL);
-    else
-        hippo_request_error(req, "cancel", "item-not-found", "no such post, or you may not see it");
-}
-
 void hippo_method_iq(hippo_request *req)
 {
     char post_id[HIPPO_GUID_LEN + 1];
@@ -31,5 +20,5 @@ void hippo_method_iq(hippo_request *req)
         return;
     }
     const char *params[] = {post_id, req->user_id};
-    hippo_request_query(req, STMT_POST_CLICK, 2, params, on_clicked);
+    hippo_request_query(req, STMT_POST_CLICK, 2, params, hippo_request_answer_if_visible);
 }

@@ -10,17 +10,6 @@ void hippo_post_control_prepare(hippo_db *db)
     hippo_db_prepare(db, STMT_SET_IGNORED, "SELECT hippo.set_post_ignored($1, $2, $3::boolean)", 3);
 }
 
-static void on_set(const PGresult *res, const char *error, void *arg)
-{
-    hippo_request *req = arg;
-    if (hippo_request_failed(req, res, error))
-        return;
-    if (PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't')
-        hippo_request_result(req, NULL);
-    else
-        hippo_request_error(req, "cancel", "item-not-found", "no such post, or you may not see it");
-}
-
 void hippo_post_control_iq(hippo_request *req)
 {
     bool ignore = false;
@@ -32,5 +21,5 @@ void hippo_post_control_iq(hippo_request *req)
         return;
     }
     const char *params[] = {post_id, req->user_id, ignore ? "true" : "false"};
-    hippo_request_query(req, STMT_SET_IGNORED, 3, params, on_set);
+    hippo_request_query(req, STMT_SET_IGNORED, 3, params, hippo_request_answer_if_visible);
 }

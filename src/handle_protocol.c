@@ -104,6 +104,17 @@ bool hippo_request_failed(hippo_request *req, const PGresult *res, const char *e
     return true;
 }
 
+void hippo_request_answer_if_visible(const PGresult *res, const char *error, void *arg)
+{
+    hippo_request *req = arg;
+    if (hippo_request_failed(req, res, error))
+        return;
+    if (PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't')
+        hippo_request_result(req, NULL);
+    else
+        hippo_request_error(req, "cancel", "item-not-found", "no such post, or you may not see it");
+}
+
 static void on_user_found(const PGresult *res, const char *error, void *arg)
 {
     hippo_request *req = arg;

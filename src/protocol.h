@@ -45,6 +45,10 @@ int hippo_request_query(hippo_request *req, const char *stmt, int nparams,
  * (wait), frees REQ and returns true. */
 bool hippo_request_failed(hippo_request *req, const PGresult *res, const char *error);
 
+/* A database callback for statements returning one boolean "the post exists and the user
+ * may see it": answers an empty result when true, item-not-found otherwise. */
+void hippo_request_answer_if_visible(const PGresult *res, const char *error, void *arg);
+
 xmpp_ctx_t *hippo_request_ctx(hippo_request *req);
 
 /* The areas: each registers its prepared statements, and handles its namespace. */
