@@ -69,7 +69,7 @@ static void on_link_state(bool up, const char *reason, bool closed, void *arg)
     update_status(d);
     if (up)
         hippo_push_wake(d->push); /* events waited for the link */
-    hippo_rooms_sweep(d); /* no-op unless link and database are both up */
+    hippo_rooms_sweep(d);         /* no-op unless link and database are both up */
 }
 
 static void on_db_state(bool up, const char *reason, void *arg)

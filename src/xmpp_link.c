@@ -54,8 +54,8 @@ struct hippo_link {
     enum link_state state;
     hippo_backoff backoff;
     unsigned attempts;
-    char reason[256];        /* why the link is down */
-    char logged_reason[256]; /* the last failure logged at warning level */
+    char reason[256];          /* why the link is down */
+    char logged_reason[256];   /* the last failure logged at warning level */
     const char *forced_reason; /* why we closed the connection ourselves, if we did */
 };
 
