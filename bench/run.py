@@ -1,0 +1,371 @@
+#!/usr/bin/python3
+"""Chat-room benchmark: the same rooms and load against Prosody's own MUC and against hippod.
+
+    bench/run.py                      # 100 rooms x 10 at 200 and 400 msg/s, 1000 x 10
+                                      # occupancy, both targets, 2 repeats: 12-15 minutes
+    bench/run.py --quick              # a small run that finishes in about a minute
+    bench/run.py --targets muc --rooms 100 --occupants 10 --rate 300,600
+
+Each run gets a fresh private stack (tests/integration/harness.py: PostgreSQL, Prosody and
+hippod on loopback, stopped by pid afterwards) and runs bench/load_rooms against it:
+  muc     Prosody's "muc" component conference.example.test, rooms room0..room{R-1}
+  hippod  hippod's rooms at rooms.example.test: one group of N members and one post to it per
+          room, the room JID node being the mapped post GUID; standard MUC dialect
+          (--dialect classic for the Mugshot one)
+load_rooms watches the server processes and reports their CPU time and RSS over the
+measured window; this script prints one table row per run, the ratio of CPU per delivered
+stanza, and with --out writes every RESULT as JSON. Then the occupancy runs: OCCUPANCY
+(default 1000 rooms x 10) joined and held without traffic, RSS read afterwards.
+
+Needs /usr/bin/python3, root (PostgreSQL runs as postgres), and built binaries:
+`meson setup build && ninja -C build hippod hippoctl bench/load_rooms` (--build DIR; add
+bench/nodelay_preload.so for --hippod-nodelay). Figures and method: docs/performance.md.
+"""
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DOMAIN = "example.test"
+MUC_DOMAIN = "conference.example.test"
+PASSWORD = "pw"
+
+MUC_COMPONENT = f"""
+Component "{MUC_DOMAIN}" "muc"
+    restrict_room_creation = false
+    muc_room_locking = false
+    muc_room_default_history_length = 0
+    max_history_messages = 0
+    muc_room_cache_size = 1000000
+    muc_tombstones = false
+"""
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=__doc__.split("\n\n", 1)[1])
+    p.add_argument("--build", default=os.path.join(REPO, "build"),
+                   help="meson build dir with hippod, hippoctl, bench/load_rooms (%(default)s)")
+    p.add_argument("--targets", default="muc,hippod", help="comma list of muc, hippod")
+    p.add_argument("--rooms", type=int, default=100)
+    p.add_argument("--occupants", type=int, default=10)
+    p.add_argument("--rate", default="200,400",
+                   help="messages/s over all rooms; a comma list runs each rate (%(default)s)")
+    p.add_argument("--senders", type=int, default=0, help="senders per room (0: all)")
+    p.add_argument("--warmup", type=float, default=5)
+    p.add_argument("--duration", type=float, default=20)
+    p.add_argument("--repeat", type=int, default=2)
+    p.add_argument("--dialect", default="muc", choices=("muc", "classic"),
+                   help="dialect used against hippod (Prosody's MUC speaks muc only)")
+    p.add_argument("--occupancy",
+                   help="ROOMSxOCCUPANTS joined and held without traffic (1000x10, with "
+                   "--quick 100x10); 'none' to skip")
+    p.add_argument("--login-rate", type=float, default=1000)
+    p.add_argument("--join-rate", type=float, default=1000)
+    p.add_argument("--skip-load", action="store_true", help="only the occupancy runs")
+    p.add_argument("--max-load", type=float, default=1.5,
+                   help="before each run wait until the 1-minute load average is below this "
+                   "(other work on the box skews the figures); 0: do not wait (%(default)s)")
+    p.add_argument("--load-wait", type=float, default=300,
+                   help="longest wait for --max-load, seconds (%(default)s)")
+    p.add_argument("--quick", action="store_true",
+                   help="10 rooms x 10, 200 msg/s, 5 s, 1 repeat, occupancy 100x10")
+    p.add_argument("--out", help="write all results as JSON to this file")
+    p.add_argument("--hippod-nodelay", action="store_true",
+                   help="experiment: preload bench/nodelay_preload.so into hippod so its XMPP "
+                   "link sets TCP_NODELAY (target shows as hippod+nodelay)")
+    p.add_argument("--keep-logs", action="store_true",
+                   help="keep each stack's directory (logs) instead of removing it")
+    a = p.parse_args()
+    if a.quick:
+        a.rooms, a.occupants, a.rate, a.warmup, a.duration, a.repeat = 10, 10, "200", 2, 5, 1
+    if a.occupancy is None:
+        a.occupancy = "100x10" if a.quick else "1000x10"
+    a.build = os.path.abspath(a.build)
+    a.rates = [float(r) for r in str(a.rate).split(",") if r]
+    a.targets = [t for t in a.targets.split(",") if t]
+    for t in a.targets:
+        if t not in ("muc", "hippod"):
+            p.error(f"unknown target {t}")
+    return a
+
+
+def setup_env(a):
+    """Points the harness at the build and lifts the fd limit (inherited by the servers)."""
+    os.environ.setdefault("HIPPOD", os.path.join(a.build, "hippod"))
+    os.environ.setdefault("HIPPOCTL", os.path.join(a.build, "hippoctl"))
+    os.environ.setdefault("SRCDIR", REPO)
+    if a.keep_logs:
+        os.environ["HIPPO_KEEP_TMP"] = "1"
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+
+
+def write_prosody_accounts(pro, count):
+    """Creates u0..u{count-1} with password PASSWORD straight in Prosody's internal storage
+    (prosodyctl register costs ~0.3 s per user)."""
+    d = os.path.join(pro.data_dir, DOMAIN.replace(".", "%2e"), "accounts")
+    os.makedirs(d, exist_ok=True)
+    for i in range(count):
+        with open(os.path.join(d, f"u{i}.dat"), "w") as f:
+            f.write(f'return {{\n\t["password"] = "{PASSWORD}";\n}};\n')
+
+
+def guid_to_node(guid):
+    """src/guid.h: upper-case letter -> lower case, lower-case -> letter + '_', digit kept."""
+    return "".join(c.lower() if c.isupper() else c + "_" if c.islower() else c for c in guid)
+
+
+POPULATE_SQL = """
+CREATE TEMP TABLE bu (i int PRIMARY KEY, id text);
+CREATE TEMP TABLE bp (r int PRIMARY KEY, id text);
+DO $$
+DECLARE
+    g text;
+BEGIN
+    INSERT INTO bu SELECT i, hippo.create_user(format('u%s@{domain}', i), format('User %s', i))
+    FROM generate_series(0, {users} - 1) AS i;
+    FOR r IN 0 .. {rooms} - 1 LOOP
+        g := hippo.create_group(format('Bench room %s', r));
+        PERFORM hippo.add_group_member(g, bu.id) FROM bu WHERE bu.i / {occupants} = r;
+        INSERT INTO bp SELECT r, hippo.create_post(
+            (SELECT id FROM bu WHERE bu.i = r * {occupants}), format('http://{domain}/bench/%s', r),
+            format('Bench room %s', r), '', ARRAY[g], false);
+    END LOOP;
+END
+$$;
+SELECT 'room', r, id FROM bp ORDER BY r;
+SELECT 'user', i, id FROM bu ORDER BY i;
+"""
+
+
+def populate_hippo(stack, pg, rooms, occupants):
+    """Users u0.., one group per room with its N users, one post per room to that group.
+    Returns (rooms file, nicks file): mapped post GUIDs and mapped user GUIDs, one a line."""
+    out = pg.psql(POPULATE_SQL.format(domain=DOMAIN, users=rooms * occupants, rooms=rooms,
+                                      occupants=occupants), timeout=600)
+    room_nodes, user_nodes = {}, {}
+    for line in out.splitlines():
+        kind, idx, guid = line.split("|")
+        (room_nodes if kind == "room" else user_nodes)[int(idx)] = guid_to_node(guid)
+    pg.psql("VACUUM ANALYZE", admin=True)  # no autovacuum burst inside the measurement
+    rooms_file, nicks_file = stack.path("rooms.txt"), stack.path("nicks.txt")
+    with open(rooms_file, "w") as f:
+        f.writelines(f"{room_nodes[r]}\n" for r in range(rooms))
+    with open(nicks_file, "w") as f:
+        f.writelines(f"{user_nodes[i]}\n" for i in range(rooms * occupants))
+    return rooms_file, nicks_file
+
+
+def hippod_config():
+    """No rate limit, no history, no room size limit, quiet log: only routing is measured."""
+    return {"rooms": {"messages_per_second": 1000000, "message_burst": 1000000,
+                      "max_history": 0, "max_occupants": 1000000},
+            "log": {"level": "warning"}}
+
+
+def run_driver(a, pro, args, watches, timeout):
+    cmd = [os.path.join(a.build, "bench", "load_rooms"), "--port", str(pro.c2s_port),
+           "--domain", DOMAIN, "--password", PASSWORD, "--quiet"] + [str(x) for x in args]
+    for label, pid, tree in watches:
+        cmd += ["--watch-tree" if tree else "--watch", f"{label}={pid}"]
+    print("  $ " + " ".join(cmd[1:]), flush=True)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    res = None
+    for line in r.stdout.splitlines():
+        if line.startswith("RESULT "):
+            res = json.loads(line[len("RESULT "):])
+        else:
+            print("    " + line)
+    if r.stderr.strip():
+        print("    " + r.stderr.strip().replace("\n", "\n    "))
+    if res is None:
+        raise RuntimeError(f"load_rooms exited {r.returncode} without a RESULT line")
+    res["exit_code"] = r.returncode
+    return res
+
+
+def shape_args(a, rooms, occupants, rate, warmup, duration):
+    args = ["--rooms", rooms, "--occupants", occupants, "--rate", rate, "--warmup", warmup,
+            "--duration", duration, "--login-rate", a.login_rate, "--join-rate", a.join_rate,
+            "--drain", 10 + duration]
+    if a.senders:
+        args += ["--senders", a.senders]
+    return args
+
+
+def wait_quiet(a):
+    """Waits (up to --load-wait s) for the load average to fall below --max-load."""
+    if a.max_load <= 0:
+        return
+    deadline = time.monotonic() + a.load_wait
+    if os.getloadavg()[0] >= a.max_load:
+        print(f"  waiting for the load average to drop below {a.max_load:g} "
+              f"(now {os.getloadavg()[0]:.2f})", flush=True)
+    while os.getloadavg()[0] >= a.max_load and time.monotonic() < deadline:
+        time.sleep(5)
+
+
+def one_run(a, harness, target, rooms, occupants, rate, warmup, duration):
+    """A fresh stack, one load_rooms run; returns its RESULT dict (plus target)."""
+    wait_quiet(a)
+    n = rooms * occupants
+    timeout = 600 + n / a.login_rate + n / a.join_rate + warmup + duration
+    with harness.Stack(f"bench-{target}") as stack:
+        pro = stack.prosody(extra_config=MUC_COMPONENT, log_level="warn")
+        write_prosody_accounts(pro, n)
+        args = shape_args(a, rooms, occupants, rate, warmup, duration)
+        watches = [("prosody", pro.pid, False)]
+        if target == "muc":
+            args += ["--muc-domain", MUC_DOMAIN]
+        else:
+            pg = stack.postgres()
+            env = None
+            if a.hippod_nodelay:
+                env = {"LD_PRELOAD": os.path.join(a.build, "bench", "nodelay_preload.so")}
+            h = stack.hippod(server=pro, pg=pg, config=hippod_config(), start=False, env=env)
+            t = time.monotonic()
+            rooms_file, nicks_file = populate_hippo(stack, pg, rooms, occupants)
+            print(f"  populated {n} users, {rooms} groups and posts in "
+                  f"{time.monotonic() - t:.1f} s", flush=True)
+            h.start()
+            h.wait_health(200, timeout=30)
+            args += ["--muc-domain", harness.COMPONENT_DOMAIN, "--rooms-file", rooms_file,
+                     "--dialect", a.dialect]
+            if a.dialect == "classic":
+                args += ["--nicks-file", nicks_file]
+            watches += [("hippod", h.pid, False), ("postgres", pg.pid, True)]
+        load_before = os.getloadavg()[0]
+        res = run_driver(a, pro, args, watches, timeout)
+        res["loadavg_1min"] = [load_before, os.getloadavg()[0]]
+    res["target"] = target + ("+nodelay" if target == "hippod" and a.hippod_nodelay else "")
+    return res
+
+
+def us(res, label):
+    w = res["watch"].get(label)
+    return w["us_per_delivery"] if w else None
+
+
+def server_us(res):
+    return sum(w["us_per_delivery"] for w in res["watch"].values())
+
+
+def fmt(v, spec=".1f"):
+    return "—" if v is None else format(v, spec)
+
+
+def others(res):
+    """CPU that processes other than the servers and the driver used in the window, in %
+    of a core: other work on the box, the noise in the figures."""
+    return f"{100 * res['others_cpu_window_s'] / max(res['window_s'], 1e-9):.0f}%"
+
+
+def status(res):
+    if res["joined"] < res["conns"]:
+        return f"joins failed ({res['join_failed']}): {res['errors']['first'][:80]}"
+    if res["lost"] or res["exit_code"]:
+        return f"undelivered {res['lost']}, errors {res['errors']}"
+    due = res["expected"] / res["window_s"] if res["window_s"] else 0
+    if due and res["delivered_per_s"] < 0.95 * due:
+        return f"ok, but saturated: {due:.0f}/s due in the window"
+    return "ok"
+
+
+def load_table(results):
+    print("\n| target | msg/s | run | delivered/s | undelivered | p50 ms | p99 ms | max ms | prosody µs/dlv "
+          "| hippod µs/dlv | postgres µs/dlv | server µs/dlv | driver CPU | others CPU | status |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    runs = {}
+    for r in results:
+        key = (r["target"], r["rate"])
+        runs[key] = runs.get(key, 0) + 1
+        lat = r["latency_ms"]
+        drv = 100 * r["driver"]["cpu_window_s"] / max(r["window_s"], 1e-9)
+        print(f"| {r['target']} | {r['rate']:g} | {runs[key]} | {r['delivered_per_s']:.0f} | {r['lost']} "
+              f"| {lat['p50']:.2f} | {lat['p99']:.2f} | {lat['max']:.1f} "
+              f"| {fmt(us(r, 'prosody'))} | {fmt(us(r, 'hippod'))} | {fmt(us(r, 'postgres'))} "
+              f"| {server_us(r):.1f} | {drv:.0f}% | {others(r)} | {status(r)} |")
+
+
+def ratios(results, rate):
+    ok = [r for r in results if status(r).startswith("ok")]
+    muc = [us(r, "prosody") for r in ok if r["target"] == "muc"]
+    hip = [r for r in ok if r["target"].startswith("hippod")]
+    if not muc:
+        print(f"\nat {rate:g} msg/s: no successful Prosody-MUC run")
+        return
+    base = statistics.median(muc)
+    if not hip:
+        print(f"\nat {rate:g} msg/s: Prosody MUC {base:.1f} µs CPU per delivered stanza "
+              f"(median of {len(muc)}); hippod: pending (no successful hippod run)")
+        return
+    own = statistics.median(us(r, "hippod") for r in hip)
+    with_pg = statistics.median(us(r, "hippod") + us(r, "postgres") for r in hip)
+    routing = statistics.median(us(r, "prosody") for r in hip)
+    total = statistics.median(server_us(r) for r in hip)
+    print(f"\nat {rate:g} msg/s, CPU per delivered stanza, medians ({len(muc)} Prosody-MUC runs, "
+          f"{len(hip)} hippod runs):")
+    print(f"  Prosody MUC (Prosody alone):           {base:7.1f} µs")
+    print(f"  hippod alone:                          {own:7.1f} µs  ratio {own / base:.2f}")
+    print(f"  hippod + PostgreSQL:                   {with_pg:7.1f} µs  ratio {with_pg / base:.2f}")
+    print(f"  Prosody routing for hippod:            {routing:7.1f} µs")
+    print(f"  all servers (Prosody + hippod + PG):   {total:7.1f} µs  ratio {total / base:.2f}")
+
+
+def occupancy_table(results):
+    print("\n| target | rooms x occupants | joined | login s | join s | prosody RSS MiB "
+          "| hippod RSS MiB before → joined | hippod peak MiB | status |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        w = r["watch"]
+        hip = w.get("hippod")
+        hip_rss = (f"{hip['rss_start_kib'] / 1024:.1f} → {hip['rss_kib'] / 1024:.1f}"
+                   if hip else "—")
+        print(f"| {r['target']} | {r['rooms']} x {r['occupants']} | {r['joined']} "
+              f"| {r['login_s']:.1f} | {r['join_s']:.1f} "
+              f"| {w['prosody']['rss_kib'] / 1024:.1f} | {hip_rss} "
+              f"| {fmt(hip and hip['hwm_kib'] / 1024)} | {status(r)} |")
+
+
+def main():
+    a = parse_args()
+    setup_env(a)
+    import harness  # noqa: E402 - needs the environment set above
+    load, occ = [], []
+    if not a.skip_load:
+        for rep in range(a.repeat):
+            for rate in a.rates:
+                for target in a.targets:
+                    print(f"== load: {target}, {a.rooms} x {a.occupants} at {rate:g} msg/s, "
+                          f"run {rep + 1}/{a.repeat}", flush=True)
+                    load.append(one_run(a, harness, target, a.rooms, a.occupants, rate,
+                                        a.warmup, a.duration))
+        load_table(load)
+        for rate in a.rates:
+            ratios([r for r in load if r["rate"] == rate], rate)
+    if a.occupancy != "none":
+        rooms, occupants = (int(x) for x in a.occupancy.lower().split("x"))
+        for rep in range(a.repeat):
+            for target in a.targets:
+                print(f"== occupancy: {target}, {rooms} x {occupants}, run {rep + 1}/{a.repeat}",
+                      flush=True)
+                occ.append(one_run(a, harness, target, rooms, occupants, 0, 3, 5))
+        occupancy_table(occ)
+    if a.out:
+        with open(a.out, "w") as f:
+            json.dump({"args": vars(a), "load": load, "occupancy": occ}, f, indent=1)
+    failed = [r for r in load + occ if not status(r).startswith("ok")]
+    return 2 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
