@@ -10,13 +10,16 @@
 #include "hippod.h"
 #include "http.h"
 #include "post_payload.h"
+#include "protocol.h"
 #include "push.h"
 #include "rooms.h"
 #include "router.h"
 #include "sdnotify.h"
+#include "user_cache.h"
 #include "xmpp_link.h"
 
 #define TICK_MAX_USEC 1000000
+#define USER_CACHE_MAX 65536 /* senders remembered; at most ~5 MiB */
 
 static void update_status(hippod *d)
 {
@@ -77,6 +80,7 @@ static void on_db_state(bool up, const char *reason, void *arg)
     (void)reason;
     hippod *d = arg;
     update_status(d);
+    hippo_user_cache_clear(d->users); /* user changes may have gone unnoticed meanwhile */
     if (up)
         hippo_push_wake(d->push); /* drain what was written meanwhile */
     hippo_rooms_sweep(d);
@@ -84,9 +88,12 @@ static void on_db_state(bool up, const char *reason, void *arg)
 
 static void on_db_notify(const char *channel, const char *payload, void *arg)
 {
-    (void)channel, (void)payload; /* the outbox table holds the events */
+    (void)payload; /* the outbox table holds the events; user changes clear the whole cache */
     hippod *d = arg;
-    hippo_push_wake(d->push);
+    if (strcmp(channel, HIPPO_USERS_CHANNEL) == 0)
+        hippo_user_cache_clear(d->users);
+    else
+        hippo_push_wake(d->push);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
@@ -221,7 +228,9 @@ static int create_parts(hippod *d)
     d->sig_hup = evsignal_new(d->base, SIGHUP, on_signal, d);
     d->tick = event_new(d->base, -1, EV_PERSIST, on_tick, d);
     d->push = hippo_push_new(d);
-    if (!d->link || !d->db || !d->sig_term || !d->sig_int || !d->sig_hup || !d->tick || !d->push)
+    d->users = hippo_user_cache_new(USER_CACHE_MAX);
+    if (!d->link || !d->db || !d->sig_term || !d->sig_int || !d->sig_hup || !d->tick || !d->push ||
+        !d->users)
         return -1;
     hippo_protocol_prepare(d->db);
     hippo_post_payload_prepare(d->db);
@@ -240,6 +249,7 @@ static void destroy_parts(hippod *d)
     hippo_db_free(d->db); /* before push: pending queries call back into push */
     hippo_push_free(d->push);
     hippo_link_free(d->link);
+    hippo_user_cache_free(d->users);
 }
 
 static void start_tick(hippod *d)

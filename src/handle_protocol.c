@@ -1,8 +1,9 @@
 /* handle_protocol.c - the http://dumbhippo.com/protocol/ IQs at the component domain.
  *
  * Every protocol request first resolves the sender (the bare JID the server stamped on the
- * stanza) to a hippo user through the database, then goes to the area of its namespace.
- * While the database is down or saturated the request gets a wait-type error at once. */
+ * stanza) to a hippo user, from the user cache or else through the database, then goes to
+ * the area of its namespace. While the database is down or saturated the request gets a
+ * wait-type error at once. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,7 @@
 #include "protocol.h"
 #include "router.h"
 #include "stanza.h"
+#include "user_cache.h"
 #include "xmpp_link.h"
 
 #define STMT_USER_BY_JID "user_by_jid"
@@ -40,6 +42,7 @@ static const struct area *area_of(const char *ns)
 void hippo_protocol_prepare(hippo_db *db)
 {
     hippo_db_prepare(db, STMT_USER_BY_JID, "SELECT id FROM hippo.users WHERE jid = lower($1)", 1);
+    hippo_db_listen(db, HIPPO_USERS_CHANNEL);
     for (size_t i = 0; i < sizeof areas / sizeof areas[0]; i++)
         areas[i].prepare(db);
 }
@@ -126,6 +129,7 @@ static void on_user_found(const PGresult *res, const char *error, void *arg)
         return;
     }
     snprintf(req->user_id, sizeof req->user_id, "%s", PQgetvalue(res, 0, 0));
+    hippo_user_cache_put(req->d->users, req->users_generation, req->bare_jid, req->user_id);
     area_of(xmpp_stanza_get_ns(req->payload))->handle(req);
 }
 
@@ -155,6 +159,13 @@ void hippo_protocol_iq(hippod *d, xmpp_stanza_t *iq, xmpp_stanza_t *payload)
         hippo_request_error(req, "wait", "resource-constraint", "out of memory");
         return;
     }
+    const char *known = hippo_user_cache_get(d->users, req->bare_jid);
+    if (known) {
+        snprintf(req->user_id, sizeof req->user_id, "%s", known);
+        area_of(xmpp_stanza_get_ns(req->payload))->handle(req);
+        return;
+    }
+    req->users_generation = hippo_user_cache_generation(d->users);
     const char *params[] = {req->bare_jid};
     hippo_request_query(req, STMT_USER_BY_JID, 1, params, on_user_found);
 }

@@ -15,6 +15,7 @@ typedef struct hippo_link hippo_link;
 typedef struct hippo_db hippo_db;
 typedef struct hippo_http hippo_http;
 typedef struct hippo_push hippo_push;
+typedef struct hippo_user_cache hippo_user_cache;
 
 typedef struct hippod {
     const char *config_path;
@@ -27,6 +28,7 @@ typedef struct hippod {
     hippo_db *db;
     hippo_http *http;
     hippo_push *push;
+    hippo_user_cache *users; /* sender JID -> user id (handle_protocol.c) */
 
     struct event *sig_term;
     struct event *sig_int;

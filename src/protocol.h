@@ -8,6 +8,7 @@
 #define HIPPO_PROTOCOL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <libpq-fe.h>
 #include <strophe.h>
 
@@ -22,11 +23,15 @@ typedef struct hippo_request {
     xmpp_stanza_t *iq;      /* our own reference, released when the request is answered */
     xmpp_stanza_t *payload; /* the iq's only element child (owned by iq) */
     char user_id[HIPPO_GUID_LEN + 1];
-    char *bare_jid;   /* the sender's bare JID (malloc'd, freed with the request) */
-    void *area_state; /* the area's own data; the area frees it before answering */
+    char *bare_jid;            /* the sender's bare JID (malloc'd, freed with the request) */
+    uint64_t users_generation; /* the user cache's generation when the lookup was sent */
+    void *area_state;          /* the area's own data; the area frees it before answering */
 } hippo_request;
 
 typedef void (*hippo_area_handler)(hippo_request *req);
+
+/* PostgreSQL notifies this channel when the user cache must be cleared (sql/009). */
+#define HIPPO_USERS_CHANNEL "hippo_users"
 
 /* Sends the result: an <iq type="result"> carrying PAYLOAD when not NULL (the caller keeps
  * its reference to PAYLOAD). Frees REQ. */

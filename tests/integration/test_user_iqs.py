@@ -563,6 +563,31 @@ class ProsodyUserIqs(UserIqs, unittest.TestCase):
                                              {"condition": "bad-request"}), len(cases) - 2)
         self.assert_healthy()
 
+    # --- the sender cache (src/user_cache.c) follows changes made in PostgreSQL
+    def prefs_reply_until(self, user, wanted, timeout=10):
+        """Sends prefs IQs as USER until the reply's (type, condition) is WANTED."""
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = self.send(f"<prefs xmlns='{NS_PREFS}'/>", user=user)
+            got = ("result", None) if reply.get("type") == "result" else error_of(reply)[:2]
+            if got == wanted:
+                return
+            self.assertLess(time.monotonic(), deadline, f"{user}: {got}, not {wanted}")
+            time.sleep(0.05)
+
+    def test_sender_changes_in_postgresql_are_seen(self):
+        self.server.register("frank", "frankpw")
+        frank = self.pg.hippoctl("user", "add", "--jid", "frank@example.test", "--name", "Frank")
+        self.clients["frank"] = self.stack.client(self.server, "frank", "frankpw")
+        self.result(f"<prefs xmlns='{NS_PREFS}'/>", user="frank")  # remembered now
+        self.q(f"UPDATE hippo.users SET jid = 'frank2@example.test' WHERE id = '{frank}'")
+        self.prefs_reply_until("frank", ("auth", "registration-required"))
+        self.q(f"UPDATE hippo.users SET jid = 'frank@example.test' WHERE id = '{frank}'")
+        self.prefs_reply_until("frank", ("result", None))
+        self.q(f"DELETE FROM hippo.users WHERE id = '{frank}'")
+        self.prefs_reply_until("frank", ("auth", "registration-required"))
+        self.assert_healthy()
+
     def test_zz_database_down_gives_wait_errors(self):
         """Runs last in the class (name order): stops and restarts PostgreSQL."""
         requests = [

@@ -1,0 +1,116 @@
+/* user_cache.c - an open-addressing hash table (linear probing) from bare JID to user id.
+ * It never deletes single entries, so no tombstones are needed: it only grows until it is
+ * cleared. The table is kept at most half full so that probes stay short. */
+#include "user_cache.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "guid.h"
+
+struct entry {
+    char *jid; /* NULL: an empty slot */
+    char user_id[HIPPO_GUID_LEN + 1];
+};
+
+struct hippo_user_cache {
+    struct entry *slots;
+    size_t mask; /* number of slots - 1, a power of two minus one */
+    size_t count;
+    size_t max_entries;
+    uint64_t generation;
+};
+
+static uint64_t hash_jid(const char *s)
+{
+    uint64_t h = 14695981039346656037u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+hippo_user_cache *hippo_user_cache_new(size_t max_entries)
+{
+    size_t n = 16;
+    while (n < 2 * max_entries)
+        n *= 2;
+    hippo_user_cache *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->slots = calloc(n, sizeof *c->slots);
+    if (!c->slots) {
+        free(c);
+        return NULL;
+    }
+    c->mask = n - 1;
+    c->max_entries = max_entries;
+    return c;
+}
+
+void hippo_user_cache_clear(hippo_user_cache *c)
+{
+    for (size_t i = 0; c->count > 0 && i <= c->mask; i++) {
+        if (c->slots[i].jid) {
+            free(c->slots[i].jid);
+            c->slots[i].jid = NULL;
+            c->count--;
+        }
+    }
+    c->generation++;
+}
+
+void hippo_user_cache_free(hippo_user_cache *c)
+{
+    if (!c)
+        return;
+    hippo_user_cache_clear(c);
+    free(c->slots);
+    free(c);
+}
+
+/* The slot holding JID, or the empty slot where it would go. */
+static struct entry *find_slot(const hippo_user_cache *c, const char *jid)
+{
+    size_t i = (size_t)hash_jid(jid) & c->mask;
+    while (c->slots[i].jid && strcmp(c->slots[i].jid, jid) != 0)
+        i = (i + 1) & c->mask;
+    return &c->slots[i];
+}
+
+const char *hippo_user_cache_get(const hippo_user_cache *c, const char *jid)
+{
+    const struct entry *e = find_slot(c, jid);
+    return e->jid ? e->user_id : NULL;
+}
+
+void hippo_user_cache_put(hippo_user_cache *c, uint64_t generation, const char *jid,
+                          const char *user_id)
+{
+    if (generation != c->generation || strlen(user_id) > HIPPO_GUID_LEN)
+        return;
+    struct entry *e = find_slot(c, jid);
+    if (!e->jid) {
+        if (c->count == c->max_entries) {
+            /* A new generation would make the caller's answer look stale: keep it. */
+            uint64_t keep = c->generation;
+            hippo_user_cache_clear(c);
+            c->generation = keep;
+            e = find_slot(c, jid);
+        }
+        e->jid = strdup(jid);
+        if (!e->jid)
+            return;
+        c->count++;
+    }
+    memcpy(e->user_id, user_id, strlen(user_id) + 1);
+}
+
+uint64_t hippo_user_cache_generation(const hippo_user_cache *c)
+{
+    return c->generation;
+}
+
+size_t hippo_user_cache_size(const hippo_user_cache *c)
+{
+    return c->count;
+}
