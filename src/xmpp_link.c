@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/select.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -74,6 +77,9 @@ static int capture_socket(xmpp_conn_t *conn, void *sock)
     if (sockopt_slot.fail)
         return -1;
     sockopt_slot.fd = *(int *)sock;
+    /* Nagle's algorithm held answers back for up to an ACK round; pump() corks instead. */
+    int one = 1;
+    setsockopt(sockopt_slot.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     return xmpp_sockopt_cb_keepalive(conn, sock);
 }
 
@@ -184,11 +190,21 @@ static void update_io(hippo_link *link)
     event_add(link->ev_io, NULL);
 }
 
-/* Reads and dispatches what arrived, then writes what the handlers queued. */
+static void set_cork(hippo_link *link, int on)
+{
+    if (link->fd >= 0 && link->state != LINK_CONNECTING)
+        setsockopt(link->fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+}
+
+/* Reads and dispatches what arrived, then writes what the handlers queued. libstrophe
+ * send()s each queued stanza on its own; with TCP_NODELAY that would be one packet per
+ * stanza, so the socket is corked meanwhile and the whole turn leaves in full packets. */
 static void pump(hippo_link *link)
 {
+    set_cork(link, 1);
     xmpp_run_once(link->ctx, 0);
     xmpp_run_once(link->ctx, 0);
+    set_cork(link, 0);
     update_io(link);
 }
 
