@@ -30,18 +30,15 @@ Needs /usr/bin/python3, root (PostgreSQL runs as postgres) and a build:
 `meson setup build && ninja -C build hippod hippoctl` (--build DIR).
 """
 
-import argparse
-import os
 import re
-import resource
 import statistics
 import sys
 import threading
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DOMAIN = "example.test"
-PASSWORD = "pw"
+import common
+from common import DOMAIN, PASSWORD
+
 NS_POST = "http://dumbhippo.com/protocol/post"
 
 POPULATE_SQL = """
@@ -56,16 +53,11 @@ END
 $$;
 SELECT hippo.create_user('u0@{domain}', 'Poster');
 SELECT id FROM hippo.groups;
-DELETE FROM hippo.outbox; -- the memberships' hotness/active-set checks: nothing to send
 """
 
 
 def parse_args():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=__doc__.split("\n\n", 1)[1])
-    p.add_argument("--build", default=os.path.join(REPO, "build"),
-                   help="meson build dir with hippod and hippoctl (%(default)s)")
+    p = common.arg_parser(__doc__, "hippod and hippoctl")
     p.add_argument("--recipients", type=int, default=10000)
     p.add_argument("--clients", type=int, default=20, help="online recipients")
     p.add_argument("--posts", type=int, default=5, help="measured posts (after one warm-up)")
@@ -73,35 +65,6 @@ def parse_args():
                    help="disable Prosody's offline storage for offline recipients")
     p.add_argument("--keep-logs", action="store_true", help="keep the stack's directory")
     return p.parse_args()
-
-
-def setup_env(a):
-    a.build = os.path.abspath(a.build)
-    os.environ.setdefault("HIPPOD", os.path.join(a.build, "hippod"))
-    os.environ.setdefault("HIPPOCTL", os.path.join(a.build, "hippoctl"))
-    os.environ.setdefault("SRCDIR", REPO)
-    if a.keep_logs:
-        os.environ["HIPPO_KEEP_TMP"] = "1"
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
-
-
-def write_accounts(pro, count):
-    """u0..u{count} with PASSWORD, straight into Prosody's internal storage (prosodyctl
-    register costs ~0.3 s per user)."""
-    d = os.path.join(pro.data_dir, DOMAIN.replace(".", "%2e"), "accounts")
-    os.makedirs(d, exist_ok=True)
-    for i in range(count + 1):
-        with open(os.path.join(d, f"u{i}.dat"), "w") as f:
-            f.write(f'return {{\n\t["password"] = "{PASSWORD}";\n}};\n')
-
-
-def cpu_seconds(pid):
-    """User + system CPU time of PID."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def new_post_id(el):
@@ -172,29 +135,30 @@ def measure(a, harness):
     with harness.Stack("bench-fanout") as stack:
         pg = stack.postgres()
         pro = stack.prosody(extra_config=extra, log_level="warn")
-        write_accounts(pro, n)
+        common.create_accounts(pro, "prosody", n + 1)
         h = stack.hippod(server=pro, pg=pg, config={"log": {"level": "debug"}}, start=False)
         t = time.monotonic()
         poster, group = pg.psql(POPULATE_SQL.format(domain=DOMAIN, n=n), timeout=600).split()
-        pg.psql("VACUUM ANALYZE", admin=True)
+        # drops the memberships' hotness/active-set checks; the measured posts come later
+        # and keep their events: those are what is measured
+        common.data_loaded(pg)
         print(f"populated {n + 1} users and a group of {n} in {time.monotonic() - t:.1f} s",
               flush=True)
-        h.start()
-        h.wait_health(200, timeout=30)
+        common.start_hippod(h)
         step = max(1, n // max(1, a.clients))
         clients = [stack.client(pro, f"u{i}", PASSWORD)
                    for i in range(1, n + 1, step)][:a.clients]
         rows = []
         for k in range(a.posts + 1):
             wait_outbox_empty(pg)  # the previous post's hotness/active-set checks
-            cpu0 = cpu_seconds(h.pid)
+            cpu0 = common.cpu_seconds(h.pid)
             post, committed = create_post(pg, poster, group, f"Bench {k}")
             rec = Receipts(clients, post, timeout=120)
             stanzas, claim_ms, handed_at = handed(h, post)
             times = rec.join()
             wait_outbox_empty(pg)  # the post's hotness and active-set checks too
             drained = time.time() - committed
-            cpu = cpu_seconds(h.pid) - cpu0
+            cpu = common.cpu_seconds(h.pid) - cpu0
             if k == 0:
                 print(f"warm-up post: {stanzas} stanzas, commit → handed "
                       f"{(handed_at - committed) * 1e3:.0f} ms "
@@ -229,8 +193,7 @@ def print_row(r, n_clients, header=False):
 
 def main():
     a = parse_args()
-    setup_env(a)
-    import harness  # noqa: E402 - needs the environment set above
+    harness = common.harness_module(a)
     rows = measure(a, harness)
     if rows:
         med = statistics.median(r["commit_handed_ms"] for r in rows)

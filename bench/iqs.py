@@ -25,17 +25,13 @@ Needs /usr/bin/python3, root (PostgreSQL runs as postgres), and built binaries:
 `meson setup build && ninja -C build hippod hippoctl bench/load_iqs` (--build DIR).
 """
 
-import argparse
-import json
 import os
-import resource
-import subprocess
 import sys
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DOMAIN = "example.test"
-PASSWORD = "pw"
+import common
+from common import DOMAIN, PASSWORD, fmt
+
 HALF_AIM = 5000.0
 KINDS = ("prefs", "hotness", "recent", "recent_id", "clientinfo", "clicked", "myspace", "music")
 
@@ -76,45 +72,9 @@ BEGIN
     PERFORM hippo.set_myspace_name(id, format('space%s', i)) FROM bu WHERE i % 2 = 0;
 END
 $$;
--- the set-up's own push events are not part of the load (the new-post events of the deferred
--- trigger exist only once the block above has committed)
-DELETE FROM hippo.outbox;
 SELECT i, coalesce(string_agg(v.post_id, ' '), '')
 FROM bu LEFT JOIN hippo.post_views v ON v.user_id = bu.id
 GROUP BY i ORDER BY i;
-"""
-
-# --plpgsql-experiment (not what hippod ships): the SQL-language functions on the IQ paths
-# that PostgreSQL 15 cannot inline are re-planned on every call; as PL/pgSQL their plans are
-# cached per session. Generated from the installed definitions, so it follows sql/ changes.
-PLPGSQL_EXPERIMENT = r"""
-DO $do$
-DECLARE
-    f regprocedure;
-    def text;
-BEGIN
-    FOREACH f IN ARRAY ARRAY['hippo.post_payload_rows(text,text[],boolean)'::regprocedure,
-                             'hippo.hotness_score(text)'::regprocedure,
-                             'hippo.hotness_level(integer)'::regprocedure,
-                             'hippo.can_see_post(text,text)'::regprocedure,
-                             'hippo.post_visible(text,text)'::regprocedure,
-                             'hippo.normalize_architecture(text)'::regprocedure,
-                             'hippo.track_digest(text[])'::regprocedure] LOOP
-        def := replace(pg_get_functiondef(f), 'LANGUAGE sql', 'LANGUAGE plpgsql');
-        IF def ~ 'BEGIN ATOMIC' THEN
-            def := regexp_replace(def, 'BEGIN ATOMIC\s*(.*);\s*END\s*$',
-                E'AS $f$\n#variable_conflict use_column\nBEGIN RETURN QUERY \\1; END $f$');
-        ELSE
-            def := regexp_replace(def, '\nRETURN (.*)$', E'\nAS $f$ BEGIN RETURN \\1; END $f$');
-        END IF;
-        EXECUTE def;
-    END LOOP;
-END
-$do$;
--- an array parameter makes the plan cache keep choosing custom (re-planned) plans
-ALTER FUNCTION hippo.post_payload_rows(text, text[], boolean)
-    SET plan_cache_mode = force_generic_plan;
-ALTER FUNCTION hippo.hotness_score(text) SET plan_cache_mode = force_generic_plan;
 """
 
 CLIENT_SECTION = {'client "linux"': {"minimum": "1.1.10", "current": "1.1.20",
@@ -122,11 +82,7 @@ CLIENT_SECTION = {'client "linux"': {"minimum": "1.1.10", "current": "1.1.20",
 
 
 def parse_args():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=__doc__.split("\n\n", 1)[1])
-    p.add_argument("--build", default=os.path.join(REPO, "build"),
-                   help="meson build dir with hippod, hippoctl, bench/load_iqs (%(default)s)")
+    p = common.arg_parser(__doc__, "hippod, hippoctl, bench/load_iqs")
     p.add_argument("--servers", default="prosody", help="comma list of prosody, ejabberd")
     p.add_argument("--users", type=int, default=200, help="users, one connection each")
     p.add_argument("--posts-per-group", type=int, default=20)
@@ -143,9 +99,6 @@ def parse_args():
     p.add_argument("--wait-quiet", type=float, default=0, metavar="S",
                    help="before each run wait up to S seconds for the other processes on the "
                    "box to go idle (busy < 15%% of a core over 3 s)")
-    p.add_argument("--plpgsql-experiment", action="store_true",
-                   help="experiment: redefine the hot SQL-language functions as PL/pgSQL in the "
-                   "benchmark's database (see PLPGSQL_EXPERIMENT; hippod is not changed)")
     p.add_argument("--quick", action="store_true",
                    help="100 users, 3 s warm-up, 8 s window, 1 repeat")
     p.add_argument("--out", help="write all results as JSON to this file")
@@ -154,7 +107,6 @@ def parse_args():
     a = p.parse_args()
     if a.quick:
         a.users, a.warmup, a.duration, a.repeat = 100, 3, 8, 1
-    a.build = os.path.abspath(a.build)
     a.servers = [s for s in a.servers.split(",") if s]
     for s in a.servers:
         if s not in ("prosody", "ejabberd"):
@@ -163,32 +115,6 @@ def parse_args():
     if a.rates:
         a.rate_list = [] if a.rates == "none" else [float(r) for r in a.rates.split(",")]
     return a
-
-
-def setup_env(a):
-    """Points the harness at the build and lifts the fd limit (inherited by the servers)."""
-    os.environ.setdefault("HIPPOD", os.path.join(a.build, "hippod"))
-    os.environ.setdefault("HIPPOCTL", os.path.join(a.build, "hippoctl"))
-    os.environ.setdefault("SRCDIR", REPO)
-    if a.keep_logs:
-        os.environ["HIPPO_KEEP_TMP"] = "1"
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
-
-
-def create_accounts(server, kind, count):
-    """u0..u{count-1} with password PASSWORD: Prosody's storage files directly (prosodyctl
-    costs ~0.3 s per user), ejabberd through its HTTP API."""
-    if kind == "ejabberd":
-        for i in range(count):
-            server.register(f"u{i}", PASSWORD)
-        return
-    d = os.path.join(server.data_dir, DOMAIN.replace(".", "%2e"), "accounts")
-    os.makedirs(d, exist_ok=True)
-    for i in range(count):
-        with open(os.path.join(d, f"u{i}.dat"), "w") as f:
-            f.write(f'return {{\n\t["password"] = "{PASSWORD}";\n}};\n')
 
 
 def populate(stack, pg, a):
@@ -206,17 +132,8 @@ def populate(stack, pg, a):
             f.write(posts + "\n")
     counts = pg.psql("SELECT (SELECT count(*) FROM hippo.users), (SELECT count(*) FROM "
                      "hippo.posts), (SELECT count(*) FROM hippo.post_views)")
-    if pg.psql("SELECT count(*) FROM hippo.outbox") != "0":
-        raise RuntimeError("push events left from the set-up would load the run")
-    pg.psql("VACUUM ANALYZE", admin=True)  # no autovacuum burst inside the measurement
+    common.data_loaded(pg)  # the set-up's push events are not part of the load
     return path, counts.replace("|", " users, ", 1).replace("|", " posts, ") + " views"
-
-
-def busy_seconds():
-    """Busy CPU-seconds of the whole machine since boot (/proc/stat)."""
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def wait_quiet(limit):
@@ -224,36 +141,19 @@ def wait_quiet(limit):
     most LIMIT seconds; the runs report the other load they saw either way."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
-        b0 = busy_seconds()
+        b0 = common.busy_seconds()
         time.sleep(3)
-        if busy_seconds() - b0 < 0.45:
+        if common.busy_seconds() - b0 < 0.45:
             return
     print(f"  (the machine did not go quiet within {limit:g} s)", flush=True)
 
 
 def run_driver(a, server, posts_file, args, watches):
-    cmd = [os.path.join(a.build, "bench", "load_iqs"), "--port", str(server.c2s_port),
-           "--domain", DOMAIN, "--password", PASSWORD, "--users", a.users,
-           "--posts-file", posts_file, "--warmup", a.warmup, "--duration", a.duration,
-           "--quiet"] + (["--mix", a.mix] if a.mix else []) + args  # ARGS' --mix wins
-    for label, pid, tree in watches:
-        cmd += ["--watch-tree" if tree else "--watch", f"{label}={pid}"]
-    cmd = [str(x) for x in cmd]
-    print("  $ load_iqs " + " ".join(cmd[1:]), flush=True)
-    r = subprocess.run(cmd, capture_output=True, text=True, errors="replace",
-                       timeout=600 + a.warmup + a.duration)
-    res = None
-    for line in r.stdout.splitlines():
-        if line.startswith("RESULT "):
-            res = json.loads(line[len("RESULT "):])
-        else:
-            print("    " + line)
-    if r.stderr.strip():
-        print("    " + r.stderr.strip().replace("\n", "\n    "))
-    if res is None:
-        raise RuntimeError(f"load_iqs exited {r.returncode} without a RESULT line")
-    res["exit_code"] = r.returncode
-    return res
+    args = ["--port", server.c2s_port, "--domain", DOMAIN, "--password", PASSWORD, "--users",
+            a.users, "--posts-file", posts_file, "--warmup", a.warmup, "--duration",
+            a.duration, "--quiet"] + (["--mix", a.mix] if a.mix else []) + args  # ARGS' --mix wins
+    return common.run_driver(os.path.join(a.build, "bench", "load_iqs"), args, watches,
+                             600 + a.warmup + a.duration)
 
 
 def start_stack(harness, stack, kind, a):
@@ -266,16 +166,12 @@ def start_stack(harness, stack, kind, a):
         server = stack.ejabberd(log_level="warning")
         server_watch = ("ejabberd", server.pid, True)
     t = time.monotonic()
-    create_accounts(server, kind, a.users)
+    common.create_accounts(server, kind, a.users)
     h = stack.hippod(server=server, pg=pg, start=False,
                      config=dict(CLIENT_SECTION, log={"level": "warning"}))
     posts_file, counts = populate(stack, pg, a)
-    if a.plpgsql_experiment:
-        pg.psql(PLPGSQL_EXPERIMENT, admin=True)
-        counts += "; hot SQL functions redefined as PL/pgSQL"
     print(f"  {kind}: {counts}, set up in {time.monotonic() - t:.1f} s", flush=True)
-    h.start()
-    h.wait_health(200, timeout=30)
+    common.start_hippod(h)
     watches = [server_watch, ("hippod", h.pid, False), ("postgres", pg.pid, True)]
     return server, posts_file, watches
 
@@ -315,11 +211,7 @@ def cpu_us(res, label):
 
 def cpu_pct(res, label):
     w = res["watch"].get(label)
-    return 100 * w["cpu_window_s"] / max(res["window_s"], 1e-9) if w else None
-
-
-def fmt(v, spec=".0f"):
-    return "—" if v is None else format(v, spec)
+    return common.core_pct(res, w["cpu_window_s"]) if w else None
 
 
 def status(res):
@@ -331,10 +223,6 @@ def status(res):
     return "ok"
 
 
-def pct(res, seconds):
-    return 100 * seconds / max(res["window_s"], 1e-9)
-
-
 def table(results):
     """One row per run; CPU in % of one core over the measured window. "other" is the busy
     CPU of every process not watched (other work on the box), from /proc/stat."""
@@ -344,14 +232,14 @@ def table(results):
     for r in results:
         lat = r["latency_ms"]
         srv = r["server"]
-        drv = pct(r, r["driver"]["cpu_window_s"])
-        other = pct(r, r["machine"]["other_window_s"])
+        drv = common.core_pct(r, r["driver"]["cpu_window_s"])
+        other = common.core_pct(r, r["machine"]["other_window_s"])
         print(f"| {srv} | {r['label']} | {r['repeat']} | {r['answered_per_s']:.0f} "
               f"| {lat['p50']:.2f} | {lat['p99']:.2f} | {lat['max']:.1f} "
-              f"| {fmt(cpu_pct(r, srv))} / {fmt(cpu_pct(r, 'hippod'))} / "
-              f"{fmt(cpu_pct(r, 'postgres'))} / {drv:.0f} / {other:.0f} "
-              f"| {fmt(cpu_us(r, srv))} / {fmt(cpu_us(r, 'hippod'))} / "
-              f"{fmt(cpu_us(r, 'postgres'))} | {status(r)} |")
+              f"| {fmt(cpu_pct(r, srv), '.0f')} / {fmt(cpu_pct(r, 'hippod'), '.0f')} / "
+              f"{fmt(cpu_pct(r, 'postgres'), '.0f')} / {drv:.0f} / {other:.0f} "
+              f"| {fmt(cpu_us(r, srv), '.0f')} / {fmt(cpu_us(r, 'hippod'), '.0f')} / "
+              f"{fmt(cpu_us(r, 'postgres'), '.0f')} | {status(r)} |")
 
 
 def kinds_table(results):
@@ -371,8 +259,7 @@ def kinds_table(results):
 
 def main():
     a = parse_args()
-    setup_env(a)
-    import harness  # noqa: E402 - needs the environment set above
+    harness = common.harness_module(a)
     results = []
     for rep in range(1, a.repeat + 1):
         for kind in a.servers:
@@ -380,8 +267,7 @@ def main():
     table(results)
     kinds_table(results)
     if a.out:
-        with open(a.out, "w") as f:
-            json.dump({"args": vars(a), "results": results}, f, indent=1)
+        common.write_results(a.out, {"args": vars(a), "results": results})
     return 2 if any(status(r) != "ok" for r in results) else 0
 
 

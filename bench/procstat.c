@@ -8,13 +8,19 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+/* Opens /proc/PID/WHAT for reading (caller fcloses); NULL when PID does not exist. */
+static FILE *proc_open(pid_t pid, const char *what)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, what);
+    return fopen(path, "r");
+}
+
 /* Parses /proc/PID/stat: parent pid and utime + stime in ticks. */
 static bool read_stat(pid_t pid, pid_t *ppid, unsigned long long *ticks)
 {
-    char path[64];
     char buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
+    FILE *f = proc_open(pid, "stat");
     if (!f)
         return false;
     size_t n = fread(buf, 1, sizeof buf - 1, f);
@@ -90,10 +96,8 @@ double hippo_bench_cpu_seconds(pid_t pid, bool tree)
 
 bool hippo_bench_rss_kib(pid_t pid, long *rss, long *hwm)
 {
-    char path[64];
     char line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
+    FILE *f = proc_open(pid, "status");
     if (!f)
         return false;
     *rss = *hwm = -1;

@@ -22,19 +22,15 @@ Needs /usr/bin/python3, root (PostgreSQL runs as postgres), and built binaries:
 bench/nodelay_preload.so for --hippod-nodelay). Figures and method: docs/performance.md.
 """
 
-import argparse
-import json
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DOMAIN = "example.test"
+import common
+from common import DOMAIN, PASSWORD, fmt
+
 MUC_DOMAIN = "conference.example.test"
-PASSWORD = "pw"
 
 MUC_COMPONENT = f"""
 Component "{MUC_DOMAIN}" "muc"
@@ -48,11 +44,7 @@ Component "{MUC_DOMAIN}" "muc"
 
 
 def parse_args():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=__doc__.split("\n\n", 1)[1])
-    p.add_argument("--build", default=os.path.join(REPO, "build"),
-                   help="meson build dir with hippod, hippoctl, bench/load_rooms (%(default)s)")
+    p = common.arg_parser(__doc__, "hippod, hippoctl, bench/load_rooms")
     p.add_argument("--targets", default="muc,hippod", help="comma list of muc, hippod")
     p.add_argument("--rooms", type=int, default=100)
     p.add_argument("--occupants", type=int, default=10)
@@ -88,35 +80,12 @@ def parse_args():
         a.rooms, a.occupants, a.rate, a.warmup, a.duration, a.repeat = 10, 10, "200", 2, 5, 1
     if a.occupancy is None:
         a.occupancy = "100x10" if a.quick else "1000x10"
-    a.build = os.path.abspath(a.build)
     a.rates = [float(r) for r in str(a.rate).split(",") if r]
     a.targets = [t for t in a.targets.split(",") if t]
     for t in a.targets:
         if t not in ("muc", "hippod"):
             p.error(f"unknown target {t}")
     return a
-
-
-def setup_env(a):
-    """Points the harness at the build and lifts the fd limit (inherited by the servers)."""
-    os.environ.setdefault("HIPPOD", os.path.join(a.build, "hippod"))
-    os.environ.setdefault("HIPPOCTL", os.path.join(a.build, "hippoctl"))
-    os.environ.setdefault("SRCDIR", REPO)
-    if a.keep_logs:
-        os.environ["HIPPO_KEEP_TMP"] = "1"
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
-
-
-def write_prosody_accounts(pro, count):
-    """Creates u0..u{count-1} with password PASSWORD straight in Prosody's internal storage
-    (prosodyctl register costs ~0.3 s per user)."""
-    d = os.path.join(pro.data_dir, DOMAIN.replace(".", "%2e"), "accounts")
-    os.makedirs(d, exist_ok=True)
-    for i in range(count):
-        with open(os.path.join(d, f"u{i}.dat"), "w") as f:
-            f.write(f'return {{\n\t["password"] = "{PASSWORD}";\n}};\n')
 
 
 def guid_to_node(guid):
@@ -156,7 +125,7 @@ def populate_hippo(stack, pg, rooms, occupants):
     for line in out.splitlines():
         kind, idx, guid = line.split("|")
         (room_nodes if kind == "room" else user_nodes)[int(idx)] = guid_to_node(guid)
-    pg.psql("VACUUM ANALYZE", admin=True)  # no autovacuum burst inside the measurement
+    common.data_loaded(pg)  # no push of the set-up's posts during the runs
     rooms_file, nicks_file = stack.path("rooms.txt"), stack.path("nicks.txt")
     with open(rooms_file, "w") as f:
         f.writelines(f"{room_nodes[r]}\n" for r in range(rooms))
@@ -173,24 +142,9 @@ def hippod_config():
 
 
 def run_driver(a, pro, args, watches, timeout):
-    cmd = [os.path.join(a.build, "bench", "load_rooms"), "--port", str(pro.c2s_port),
-           "--domain", DOMAIN, "--password", PASSWORD, "--quiet"] + [str(x) for x in args]
-    for label, pid, tree in watches:
-        cmd += ["--watch-tree" if tree else "--watch", f"{label}={pid}"]
-    print("  $ " + " ".join(cmd[1:]), flush=True)
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    res = None
-    for line in r.stdout.splitlines():
-        if line.startswith("RESULT "):
-            res = json.loads(line[len("RESULT "):])
-        else:
-            print("    " + line)
-    if r.stderr.strip():
-        print("    " + r.stderr.strip().replace("\n", "\n    "))
-    if res is None:
-        raise RuntimeError(f"load_rooms exited {r.returncode} without a RESULT line")
-    res["exit_code"] = r.returncode
-    return res
+    return common.run_driver(os.path.join(a.build, "bench", "load_rooms"),
+                             ["--port", pro.c2s_port, "--domain", DOMAIN, "--password", PASSWORD,
+                              "--quiet"] + args, watches, timeout)
 
 
 def shape_args(a, rooms, occupants, rate, warmup, duration):
@@ -221,7 +175,7 @@ def one_run(a, harness, target, rooms, occupants, rate, warmup, duration):
     timeout = 600 + n / a.login_rate + n / a.join_rate + warmup + duration
     with harness.Stack(f"bench-{target}") as stack:
         pro = stack.prosody(extra_config=MUC_COMPONENT, log_level="warn")
-        write_prosody_accounts(pro, n)
+        common.create_accounts(pro, "prosody", n)
         args = shape_args(a, rooms, occupants, rate, warmup, duration)
         watches = [("prosody", pro.pid, False)]
         if target == "muc":
@@ -236,8 +190,7 @@ def one_run(a, harness, target, rooms, occupants, rate, warmup, duration):
             rooms_file, nicks_file = populate_hippo(stack, pg, rooms, occupants)
             print(f"  populated {n} users, {rooms} groups and posts in "
                   f"{time.monotonic() - t:.1f} s", flush=True)
-            h.start()
-            h.wait_health(200, timeout=30)
+            common.start_hippod(h)
             args += ["--muc-domain", harness.COMPONENT_DOMAIN, "--rooms-file", rooms_file,
                      "--dialect", a.dialect]
             if a.dialect == "classic":
@@ -259,14 +212,10 @@ def server_us(res):
     return sum(w["us_per_delivery"] for w in res["watch"].values())
 
 
-def fmt(v, spec=".1f"):
-    return "—" if v is None else format(v, spec)
-
-
 def others(res):
     """CPU that processes other than the servers and the driver used in the window, in %
     of a core: other work on the box, the noise in the figures."""
-    return f"{100 * res['others_cpu_window_s'] / max(res['window_s'], 1e-9):.0f}%"
+    return f"{common.core_pct(res, res['others_cpu_window_s']):.0f}%"
 
 
 def status(res):
@@ -289,10 +238,11 @@ def load_table(results):
         key = (r["target"], r["rate"])
         runs[key] = runs.get(key, 0) + 1
         lat = r["latency_ms"]
-        drv = 100 * r["driver"]["cpu_window_s"] / max(r["window_s"], 1e-9)
+        drv = common.core_pct(r, r["driver"]["cpu_window_s"])
         print(f"| {r['target']} | {r['rate']:g} | {runs[key]} | {r['delivered_per_s']:.0f} | {r['lost']} "
               f"| {lat['p50']:.2f} | {lat['p99']:.2f} | {lat['max']:.1f} "
-              f"| {fmt(us(r, 'prosody'))} | {fmt(us(r, 'hippod'))} | {fmt(us(r, 'postgres'))} "
+              f"| {fmt(us(r, 'prosody'), '.1f')} | {fmt(us(r, 'hippod'), '.1f')} "
+              f"| {fmt(us(r, 'postgres'), '.1f')} "
               f"| {server_us(r):.1f} | {drv:.0f}% | {others(r)} | {status(r)} |")
 
 
@@ -333,13 +283,12 @@ def occupancy_table(results):
         print(f"| {r['target']} | {r['rooms']} x {r['occupants']} | {r['joined']} "
               f"| {r['login_s']:.1f} | {r['join_s']:.1f} "
               f"| {w['prosody']['rss_kib'] / 1024:.1f} | {hip_rss} "
-              f"| {fmt(hip and hip['hwm_kib'] / 1024)} | {status(r)} |")
+              f"| {fmt(hip and hip['hwm_kib'] / 1024, '.1f')} | {status(r)} |")
 
 
 def main():
     a = parse_args()
-    setup_env(a)
-    import harness  # noqa: E402 - needs the environment set above
+    harness = common.harness_module(a)
     load, occ = [], []
     if not a.skip_load:
         for rep in range(a.repeat):
@@ -361,8 +310,7 @@ def main():
                 occ.append(one_run(a, harness, target, rooms, occupants, 0, 3, 5))
         occupancy_table(occ)
     if a.out:
-        with open(a.out, "w") as f:
-            json.dump({"args": vars(a), "load": load, "occupancy": occ}, f, indent=1)
+        common.write_results(a.out, {"args": vars(a), "load": load, "occupancy": occ})
     failed = [r for r in load + occ if not status(r).startswith("ok")]
     return 2 if failed else 0
 
