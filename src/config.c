@@ -65,6 +65,8 @@ static const key_def keys[] = {
     {SEC_COMPONENT, "reconnect_min_ms", K_INT, FIELD(reconnect_min_ms), 1, 3600000, false},
     {SEC_COMPONENT, "reconnect_max_ms", K_INT, FIELD(reconnect_max_ms), 1, 3600000, false},
     {SEC_DATABASE, "conninfo", K_CONNINFO, FIELD(database_conninfo), 0, 0, true},
+    {SEC_DATABASE, "connections", K_INT, FIELD(database_connections), 1, 16, false},
+    {SEC_DATABASE, "max_queue_ms", K_INT, FIELD(database_max_queue_ms), 10, 60000, false},
     {SEC_HTTP, "address", K_ADDRESS, FIELD(http_address), 0, 0, false},
     {SEC_HTTP, "port", K_INT, FIELD(http_port), 0, 65535, false},
     {SEC_LOG, "level", K_LEVEL, FIELD(log_level), 0, 0, false},
@@ -856,6 +858,8 @@ static int set_defaults(parser *p, const char *path)
     cfg->component_port = 5347;
     cfg->reconnect_min_ms = 250;
     cfg->reconnect_max_ms = 30000;
+    cfg->database_connections = 2;
+    cfg->database_max_queue_ms = 500;
     cfg->http_port = 8347;
     cfg->log_level = HIPPO_LOG_INFO;
     cfg->rooms_max_body_bytes = 8192;

@@ -29,7 +29,9 @@ typedef struct hippo_config {
     int reconnect_max_ms;   /* backoff cap, default 30000 */
 
     /* [database] */
-    char *database_conninfo; /* libpq conninfo; may hold a password: never logged */
+    char *database_conninfo;   /* libpq conninfo; may hold a password: never logged */
+    int database_connections;  /* size of the connection pool, 1-16, default 2 */
+    int database_max_queue_ms; /* refuse requests once the oldest waited this long; 500 */
 
     /* [http] */
     char *http_address; /* default 127.0.0.1; empty listen = disabled */

@@ -156,6 +156,10 @@ static void reload(hippod *d)
         strcmp(fresh.http_address, d->cfg.http_address) != 0 || fresh.http_port != d->cfg.http_port)
         hippo_log(&d->log, HIPPO_LOG_WARNING,
                   "reload: [component] and [http] changes take effect at the next restart");
+    if (fresh.database_connections != d->cfg.database_connections ||
+        fresh.database_max_queue_ms != d->cfg.database_max_queue_ms)
+        hippo_log(&d->log, HIPPO_LOG_WARNING,
+                  "reload: [database] pool changes take effect at the next restart");
     apply_live_settings(d, &fresh);
     hippo_config_free(&fresh);
     d->log.level = d->cfg.log_level;
@@ -217,6 +221,8 @@ static int create_parts(hippod *d)
         .conninfo = d->cfg.database_conninfo,
         .reconnect_min_ms = (unsigned)d->cfg.reconnect_min_ms,
         .reconnect_max_ms = (unsigned)d->cfg.reconnect_max_ms,
+        .connections = (unsigned)d->cfg.database_connections,
+        .max_queue_ms = (unsigned)d->cfg.database_max_queue_ms,
         .on_state = on_db_state,
         .on_notify = on_db_notify,
         .arg = d,

@@ -65,7 +65,9 @@ void hippo_clientinfo_iq(hippo_request *req)
     req->area_state = reply;
     const char *params[] = {req->user_id, client->platform, ci.distribution, ci.version,
                             ci.architecture};
-    if (hippo_db_query(req->d->db, STMT_RECORD, 5, params, on_recorded, req) != 0) {
+    /* keyed like the user's other statements (post_payload.c has only the user id) */
+    hippo_db *db = req->d->db;
+    if (hippo_db_query_keyed(db, req->user_id, STMT_RECORD, 5, params, on_recorded, req) != 0) {
         hippo_log(&req->d->log, HIPPO_LOG_WARNING,
                   "clientInfo of %s not recorded: database unavailable", req->bare_jid);
         req->area_state = NULL;

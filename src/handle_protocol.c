@@ -85,7 +85,10 @@ void hippo_request_error(hippo_request *req, const char *type, const char *condi
 int hippo_request_query(hippo_request *req, const char *stmt, int nparams,
                         const char *const *params, hippo_db_result_cb cb)
 {
-    if (hippo_db_query(req->d->db, stmt, nparams, params, cb, req) == 0)
+    /* One user's statements stay on one connection, in order; the sender lookup has only
+     * the JID, and it answers before the area's statement is sent. */
+    const char *key = req->user_id[0] ? req->user_id : req->bare_jid;
+    if (hippo_db_query_keyed(req->d->db, key, stmt, nparams, params, cb, req) == 0)
         return 0;
     if (hippo_db_is_up(req->d->db))
         hippo_request_error(req, "wait", "resource-constraint",

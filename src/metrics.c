@@ -15,6 +15,12 @@ static const char *const kind_names[HIPPO_STANZA_KIND_COUNT] = {
     [HIPPO_STANZA_OTHER] = "other",
 };
 
+static const char *const refusal_names[HIPPO_DB_REFUSAL_COUNT] = {
+    [HIPPO_DB_REFUSED_QUEUE_TIME] = "queue_time",
+    [HIPPO_DB_REFUSED_IN_FLIGHT] = "in_flight",
+    [HIPPO_DB_REFUSED_DOWN] = "down",
+};
+
 /* Upper bounds of the database latency buckets, as numbers and as printed labels. */
 static const double latency_bounds[HIPPO_DB_LATENCY_BUCKETS] = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
@@ -211,10 +217,20 @@ static void put_latency(FILE *f, const hippo_metrics *m)
                   m->push_fanout_buckets, m->push_fanout_count, m->push_fanout_sum_seconds);
 }
 
-static void put_gauge(FILE *f, const char *name, const char *help, bool value)
+/* Every reason is listed, zeros included, so that rate() works from the first refusal. */
+static void put_refusals(FILE *f, const uint64_t *values)
+{
+    const char *name = "hippod_db_refused_total";
+    put_header(f, name, "counter",
+               "Database queries refused at once (callers answer with a wait error), by reason.");
+    for (int r = 0; r < HIPPO_DB_REFUSAL_COUNT; r++)
+        put_sample(f, name, "reason", refusal_names[r], values[r]);
+}
+
+static void put_gauge(FILE *f, const char *name, const char *help, unsigned value)
 {
     put_header(f, name, "gauge", help);
-    fprintf(f, "%s %d\n", name, value ? 1 : 0);
+    fprintf(f, "%s %u\n", name, value);
 }
 
 static void put_all(FILE *f, const hippo_metrics *m)
@@ -231,8 +247,12 @@ static void put_all(FILE *f, const hippo_metrics *m)
                  "Reconnect attempts, by target (xmpp, database).", &m->reconnects);
     put_labelled(f, "hippod_config_errors_total", "reason",
                  "Configuration reloads that failed, by reason.", &m->config_errors);
+    put_refusals(f, m->db_refused);
     put_latency(f, m);
-    put_gauge(f, "hippod_db_up", "1 when the database connection is up, else 0.", m->db_up);
+    put_gauge(f, "hippod_db_up",
+              "1 when the database connection 0 (LISTEN, push outbox) is up, else 0.", m->db_up);
+    put_gauge(f, "hippod_db_connections_up", "Database connections of the pool that are up.",
+              m->db_connections_up);
     put_gauge(f, "hippod_link_up", "1 when the XMPP component link is up, else 0.", m->link_up);
 }
 

@@ -14,6 +14,14 @@ enum hippo_stanza_kind {
     HIPPO_STANZA_KIND_COUNT
 };
 
+/* Why a database query was refused (hippod_db_refused_total{reason}). */
+enum hippo_db_refusal {
+    HIPPO_DB_REFUSED_QUEUE_TIME, /* the connection's oldest statement waited too long */
+    HIPPO_DB_REFUSED_IN_FLIGHT,  /* too many statements in flight on the connection */
+    HIPPO_DB_REFUSED_DOWN,       /* the connection was down, connecting or broken */
+    HIPPO_DB_REFUSAL_COUNT
+};
+
 #define HIPPO_METRICS_MAX_LABELS 48
 #define HIPPO_DB_LATENCY_BUCKETS 12
 
@@ -38,7 +46,9 @@ typedef struct hippo_metrics {
     uint64_t push_fanout_buckets[HIPPO_DB_LATENCY_BUCKETS]; /* same bounds as db latency */
     uint64_t push_fanout_count;
     double push_fanout_sum_seconds;
-    bool db_up;
+    uint64_t db_refused[HIPPO_DB_REFUSAL_COUNT];
+    bool db_up;                 /* connection 0: the one LISTEN and the push outbox use */
+    unsigned db_connections_up; /* of the whole pool */
     bool link_up;
 } hippo_metrics;
 

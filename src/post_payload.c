@@ -294,9 +294,11 @@ static struct build *build_new(hippod *d, const char *element_name, hippo_post_p
     return b;
 }
 
+/* Keyed by the viewer (params[0], a user id), like the viewer's other requests: a user's
+ * recentPosts runs after the changes that user asked for before it. */
 static int run(struct build *b, const char *stmt, const char *const params[3])
 {
-    if (hippo_db_query(b->d->db, stmt, 3, params, on_rows, b) == 0)
+    if (hippo_db_query_keyed(b->d->db, params[0], stmt, 3, params, on_rows, b) == 0)
         return 0;
     free(b->element_name);
     free(b);

@@ -104,10 +104,12 @@ void hippo_room_op_error(hippo_room_op *op, const char *type, const char *condit
     hippo_room_op_free(op);
 }
 
+/* Keyed by the room: its statements run in order in one backend, so a room's messages get
+ * their serials, and its joins and leaves take effect, in the order they arrived. */
 int hippo_room_op_query(hippo_room_op *op, const char *stmt, int nparams, const char *const *params,
                         hippo_db_result_cb cb)
 {
-    if (hippo_db_query(op->d->db, stmt, nparams, params, cb, op) == 0)
+    if (hippo_db_query_keyed(op->d->db, op->room_id, stmt, nparams, params, cb, op) == 0)
         return 0;
     if (hippo_db_is_up(op->d->db))
         hippo_room_op_error(op, "wait", "resource-constraint",

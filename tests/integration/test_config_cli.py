@@ -85,6 +85,11 @@ class ConfigCliTest(unittest.TestCase):
         proc = self.check(text)
         self.assertEqual(proc.returncode, 0, proc.stderr)
 
+    def test_database_pool_keys(self):
+        for n, ms in (("1", "10"), ("16", "60000")):
+            proc = self.check(COMPONENT + DATABASE + f"connections = {n}\nmax_queue_ms = {ms}\n")
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+
     def test_secret_from_credentials_directory(self):
         creds = os.path.join(self.tmp.name, "creds")
         os.mkdir(creds, 0o700)
@@ -109,6 +114,16 @@ class ConfigCliTest(unittest.TestCase):
     def test_bad_port(self):
         self.assert_config_error(COMPONENT + "port = 70000\n" + DATABASE, 5,
                                  "[component] port: ", "out of range")
+
+    def test_bad_database_pool_keys(self):
+        self.assert_config_error(COMPONENT + DATABASE + "connections = 17\n", 7,
+                                 "[database] connections: ", "out of range (1..16)")
+        self.assert_config_error(COMPONENT + DATABASE + "connections = 0\n", 7,
+                                 "[database] connections: ", "out of range (1..16)")
+        self.assert_config_error(COMPONENT + DATABASE + "max_queue_ms = 9\n", 7,
+                                 "[database] max_queue_ms: ", "out of range (10..60000)")
+        self.assert_config_error(COMPONENT + DATABASE + "max_queue_ms = 1s\n", 7,
+                                 "[database] max_queue_ms: ", "is not an integer")
 
     def test_port_not_a_number(self):
         self.assert_config_error(COMPONENT + DATABASE + "[http]\nport = 80a\n", 8,

@@ -38,8 +38,8 @@ class Lossless(unittest.TestCase):
     def test_headlines_wait_while_the_link_is_down_and_keep_their_order(self):
         w = self.world(config={"component": {"reconnect_max_ms": 500}})
         (_, a), (bob, b) = w.user("alice"), w.user("bob")
+        bc = self.client(w, bob)  # online first: a headline to an offline user is dropped
         post = w.post(a, b)
-        bc = self.client(w, bob)
         bc.wait_for(hotness("COOL"), timeout=10)
         self.assertEqual(w.wait_outbox_empty(), 0)
         bc.close()

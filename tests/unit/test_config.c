@@ -147,6 +147,8 @@ static void test_minimal_config_gets_all_defaults(void **state)
     assert_int_equal(cfg.reconnect_min_ms, 250);
     assert_int_equal(cfg.reconnect_max_ms, 30000);
     assert_string_equal(cfg.database_conninfo, "dbname=hippo");
+    assert_int_equal(cfg.database_connections, 2);
+    assert_int_equal(cfg.database_max_queue_ms, 500);
     assert_string_equal(cfg.http_address, "127.0.0.1");
     assert_int_equal(cfg.http_port, 8347);
     assert_int_equal(cfg.log_level, HIPPO_LOG_INFO);
@@ -178,6 +180,8 @@ static void test_every_key_is_read(void **state)
             "reconnect_max_ms = 100\n"
             "[database]\n"
             "conninfo = host=/var/run/postgresql dbname=hippo password='a b'\n"
+            "connections = 16\n"
+            "max_queue_ms = 10\n"
             "[http]\n"
             "address = ::1\n"
             "port = 0\n"
@@ -200,6 +204,8 @@ static void test_every_key_is_read(void **state)
     assert_int_equal(cfg.reconnect_max_ms, 100);
     assert_string_equal(cfg.database_conninfo,
                         "host=/var/run/postgresql dbname=hippo password='a b'");
+    assert_int_equal(cfg.database_connections, 16);
+    assert_int_equal(cfg.database_max_queue_ms, 10);
     assert_string_equal(cfg.http_address, "::1");
     assert_int_equal(cfg.http_port, 0);
     assert_int_equal(cfg.log_level, HIPPO_LOG_DEBUG);
@@ -301,6 +307,19 @@ static void test_bad_other_values(void **state)
         {COMPONENT "[database]\nconninfo = host='x\n", 6,
          "[database] conninfo: ", "invalid libpq conninfo: unterminated quoted string"},
         {COMPONENT "[database]\nconninfo =\n", 6, "[database] conninfo: ", "empty value"},
+        {COMPONENT DATABASE "connections = 0\n", 7,
+         "[database] connections: ", "\"0\" is out of range (1..16)"},
+        {COMPONENT DATABASE "connections = 17\n", 7, "[database] connections: ", "out of range"},
+        {COMPONENT DATABASE "connections = two\n", 7,
+         "[database] connections: ", "is not an integer"},
+        {COMPONENT DATABASE "max_queue_ms = 9\n", 7,
+         "[database] max_queue_ms: ", "\"9\" is out of range (10..60000)"},
+        {COMPONENT DATABASE "max_queue_ms = 60001\n", 7,
+         "[database] max_queue_ms: ", "out of range"},
+        {COMPONENT DATABASE "max_queue_ms = 0.5\n", 7,
+         "[database] max_queue_ms: ", "is not an integer"},
+        {COMPONENT DATABASE "connections = 2\nconnections = 3\n", 8,
+         "[database] connections: ", "duplicate key (first set at line 7)"},
     };
     RUN_CASES(state, cases);
 }
