@@ -34,7 +34,7 @@ static void answer_unsent(hippo_request *req)
 {
     if (hippo_db_is_up(req->d->db))
         hippo_request_error(req, "wait", "resource-constraint",
-                            "too many requests in flight, try again later");
+                            "database overloaded, try again later");
     else
         hippo_request_error(req, "wait", "internal-server-error",
                             "database unavailable, try again later");

@@ -92,7 +92,7 @@ int hippo_request_query(hippo_request *req, const char *stmt, int nparams,
         return 0;
     if (hippo_db_is_up(req->d->db))
         hippo_request_error(req, "wait", "resource-constraint",
-                            "too many requests in flight, try again later");
+                            "database overloaded, try again later");
     else
         hippo_request_error(req, "wait", "internal-server-error",
                             "database unavailable, try again later");

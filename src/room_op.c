@@ -113,7 +113,7 @@ int hippo_room_op_query(hippo_room_op *op, const char *stmt, int nparams, const 
         return 0;
     if (hippo_db_is_up(op->d->db))
         hippo_room_op_error(op, "wait", "resource-constraint",
-                            "too many requests in flight, try again later");
+                            "database overloaded, try again later");
     else
         hippo_room_op_error(op, "wait", "internal-server-error",
                             "database unavailable, try again later");
