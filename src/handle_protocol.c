@@ -164,10 +164,12 @@ void hippo_protocol_iq(hippod *d, xmpp_stanza_t *iq, xmpp_stanza_t *payload)
     }
     const char *known = hippo_user_cache_get(d->users, req->bare_jid);
     if (known) {
+        d->metrics.user_lookups_cached++;
         snprintf(req->user_id, sizeof req->user_id, "%s", known);
         area_of(xmpp_stanza_get_ns(req->payload))->handle(req);
         return;
     }
+    d->metrics.user_lookups_database++;
     req->users_generation = hippo_user_cache_generation(d->users);
     const char *params[] = {req->bare_jid};
     hippo_request_query(req, STMT_USER_BY_JID, 1, params, on_user_found);

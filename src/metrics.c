@@ -227,6 +227,15 @@ static void put_refusals(FILE *f, const uint64_t *values)
         put_sample(f, name, "reason", refusal_names[r], values[r]);
 }
 
+static void put_user_lookups(FILE *f, const hippo_metrics *m)
+{
+    const char *name = "hippod_user_lookups_total";
+    put_header(f, name, "counter",
+               "Protocol IQ senders resolved to a user, by where the answer came from.");
+    put_sample(f, name, "source", "cache", m->user_lookups_cached);
+    put_sample(f, name, "source", "database", m->user_lookups_database);
+}
+
 static void put_gauge(FILE *f, const char *name, const char *help, unsigned value)
 {
     put_header(f, name, "gauge", help);
@@ -248,6 +257,7 @@ static void put_all(FILE *f, const hippo_metrics *m)
     put_labelled(f, "hippod_config_errors_total", "reason",
                  "Configuration reloads that failed, by reason.", &m->config_errors);
     put_refusals(f, m->db_refused);
+    put_user_lookups(f, m);
     put_latency(f, m);
     put_gauge(f, "hippod_db_up",
               "1 when the database connection 0 (LISTEN, push outbox) is up, else 0.", m->db_up);

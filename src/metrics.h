@@ -47,8 +47,10 @@ typedef struct hippo_metrics {
     uint64_t push_fanout_count;
     double push_fanout_sum_seconds;
     uint64_t db_refused[HIPPO_DB_REFUSAL_COUNT];
-    bool db_up;                 /* connection 0: the one LISTEN and the push outbox use */
-    unsigned db_connections_up; /* of the whole pool */
+    uint64_t user_lookups_cached;   /* protocol IQ senders found in the user cache */
+    uint64_t user_lookups_database; /* ... and those asked of the database */
+    bool db_up;                     /* connection 0: the one LISTEN and the push outbox use */
+    unsigned db_connections_up;     /* of the whole pool */
     bool link_up;
 } hippo_metrics;
 

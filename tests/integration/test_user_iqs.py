@@ -575,11 +575,23 @@ class ProsodyUserIqs(UserIqs, unittest.TestCase):
             self.assertLess(time.monotonic(), deadline, f"{user}: {got}, not {wanted}")
             time.sleep(0.05)
 
+    def user_lookups(self):
+        """(from the cache, from the database) so far."""
+        m = self.hippod.metrics()
+        return tuple(metric_value(m, "hippod_user_lookups_total", {"source": s}) or 0
+                     for s in ("cache", "database"))
+
     def test_sender_changes_in_postgresql_are_seen(self):
         self.server.register("frank", "frankpw")
         frank = self.pg.hippoctl("user", "add", "--jid", "frank@example.test", "--name", "Frank")
         self.clients["frank"] = self.stack.client(self.server, "frank", "frankpw")
+        lookups = self.user_lookups()
         self.result(f"<prefs xmlns='{NS_PREFS}'/>", user="frank")  # remembered now
+        self.result(f"<prefs xmlns='{NS_PREFS}'/>", user="frank")
+        self.result(f"<prefs xmlns='{NS_PREFS}'/>", user="frank")
+        after = self.user_lookups()
+        self.assertEqual((after[0] - lookups[0], after[1] - lookups[1]), (2, 1),
+                         "one database lookup, then the cache")
         self.q(f"UPDATE hippo.users SET jid = 'frank2@example.test' WHERE id = '{frank}'")
         self.prefs_reply_until("frank", ("auth", "registration-required"))
         self.q(f"UPDATE hippo.users SET jid = 'frank@example.test' WHERE id = '{frank}'")

@@ -89,7 +89,10 @@ static void test_empty_render(void **state)
         {"hippod_reconnects_total", "counter"},
         {"hippod_config_errors_total", "counter"},
         {"hippod_db_query_duration_seconds", "histogram"},
+        {"hippod_db_refused_total", "counter"},
+        {"hippod_user_lookups_total", "counter"},
         {"hippod_db_up", "gauge"},
+        {"hippod_db_connections_up", "gauge"},
         {"hippod_link_up", "gauge"},
     };
     for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
@@ -102,7 +105,11 @@ static void test_empty_render(void **state)
     expect_line(text, "hippod_stanzas_in_total{kind=\"message\"} 0");
     expect_line(text, "hippod_stanzas_out_total{kind=\"other\"} 0");
     expect_line(text, "hippod_db_up 0");
+    expect_line(text, "hippod_db_connections_up 0");
     expect_line(text, "hippod_link_up 0");
+    expect_line(text, "hippod_db_refused_total{reason=\"queue_time\"} 0");
+    expect_line(text, "hippod_user_lookups_total{source=\"cache\"} 0");
+    expect_line(text, "hippod_user_lookups_total{source=\"database\"} 0");
     expect_line(text, "hippod_db_query_duration_seconds_bucket{le=\"+Inf\"} 0");
     expect_line(text, "hippod_db_query_duration_seconds_sum 0");
     expect_line(text, "hippod_db_query_duration_seconds_count 0");
@@ -127,6 +134,9 @@ static void test_counts_render(void **state)
     hippo_metrics_count(&m->config_errors, "parse");
     m->db_up = true;
     m->link_up = true;
+    m->db_refused[HIPPO_DB_REFUSED_IN_FLIGHT] = 4;
+    m->user_lookups_cached = 5;
+    m->user_lookups_database = 6;
 
     assert_int_equal(hippo_metrics_get(&m->errors, "bad-request"), 2);
     assert_int_equal(hippo_metrics_get(&m->errors, "forbidden"), 0);
@@ -144,6 +154,9 @@ static void test_counts_render(void **state)
     expect_line(text, "hippod_drops_total{reason=\"rate-limited\"} 1");
     expect_line(text, "hippod_reconnects_total{target=\"xmpp\"} 1");
     expect_line(text, "hippod_reconnects_total{target=\"database\"} 2");
+    expect_line(text, "hippod_db_refused_total{reason=\"in_flight\"} 4");
+    expect_line(text, "hippod_user_lookups_total{source=\"cache\"} 5");
+    expect_line(text, "hippod_user_lookups_total{source=\"database\"} 6");
     expect_line(text, "hippod_config_errors_total{reason=\"parse\"} 1");
     expect_line(text, "hippod_db_up 1");
     expect_line(text, "hippod_link_up 1");
