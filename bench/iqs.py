@@ -86,8 +86,11 @@ def parse_args():
     p.add_argument("--servers", default="prosody", help="comma list of prosody, ejabberd")
     p.add_argument("--users", type=int, default=200, help="users, one connection each")
     p.add_argument("--posts-per-group", type=int, default=20)
-    p.add_argument("--inflight", type=int, default=8,
-                   help="closed loop: requests in flight per connection (%(default)s)")
+    p.add_argument("--inflight", type=int, default=2,
+                   help="closed loop: requests in flight per connection (%(default)s; keep the "
+                   "total under what hippod's [database] max_queue_ms lets wait)")
+    p.add_argument("--db-connections", type=int, default=0, metavar="N",
+                   help="hippod's [database] connections (default: hippod's own default)")
     p.add_argument("--rates", help="comma list of open-loop rates instead of runs 1 to 3 "
                    "('none': no run but the --per-kind ones)")
     p.add_argument("--mix", help="load_iqs --mix (default: its own mix)")
@@ -167,8 +170,10 @@ def start_stack(harness, stack, kind, a):
         server_watch = ("ejabberd", server.pid, True)
     t = time.monotonic()
     common.create_accounts(server, kind, a.users)
-    h = stack.hippod(server=server, pg=pg, start=False,
-                     config=dict(CLIENT_SECTION, log={"level": "warning"}))
+    config = dict(CLIENT_SECTION, log={"level": "warning"})
+    if a.db_connections:
+        config["database"] = {"connections": a.db_connections}
+    h = stack.hippod(server=server, pg=pg, start=False, config=config)
     posts_file, counts = populate(stack, pg, a)
     print(f"  {kind}: {counts}, set up in {time.monotonic() - t:.1f} s", flush=True)
     common.start_hippod(h)
