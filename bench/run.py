@@ -18,8 +18,8 @@ stanza, and with --out writes every RESULT as JSON. Then the occupancy runs: OCC
 (default 1000 rooms x 10) joined and held without traffic, RSS read afterwards.
 
 Needs /usr/bin/python3, root (PostgreSQL runs as postgres), and built binaries:
-`meson setup build && ninja -C build hippod hippoctl bench/load_rooms` (--build DIR; add
-bench/nodelay_preload.so for --hippod-nodelay). Figures and method: docs/performance.md.
+`meson setup build && ninja -C build hippod hippoctl bench/load_rooms` (--build DIR).
+Figures and method: docs/performance.md.
 """
 
 import os
@@ -70,9 +70,6 @@ def parse_args():
     p.add_argument("--quick", action="store_true",
                    help="10 rooms x 10, 200 msg/s, 5 s, 1 repeat, occupancy 100x10")
     p.add_argument("--out", help="write all results as JSON to this file")
-    p.add_argument("--hippod-nodelay", action="store_true",
-                   help="experiment: preload bench/nodelay_preload.so into hippod so its XMPP "
-                   "link sets TCP_NODELAY (target shows as hippod+nodelay)")
     p.add_argument("--keep-logs", action="store_true",
                    help="keep each stack's directory (logs) instead of removing it")
     a = p.parse_args()
@@ -182,10 +179,7 @@ def one_run(a, harness, target, rooms, occupants, rate, warmup, duration):
             args += ["--muc-domain", MUC_DOMAIN]
         else:
             pg = stack.postgres()
-            env = None
-            if a.hippod_nodelay:
-                env = {"LD_PRELOAD": os.path.join(a.build, "bench", "nodelay_preload.so")}
-            h = stack.hippod(server=pro, pg=pg, config=hippod_config(), start=False, env=env)
+            h = stack.hippod(server=pro, pg=pg, config=hippod_config(), start=False)
             t = time.monotonic()
             rooms_file, nicks_file = populate_hippo(stack, pg, rooms, occupants)
             print(f"  populated {n} users, {rooms} groups and posts in "
@@ -199,7 +193,7 @@ def one_run(a, harness, target, rooms, occupants, rate, warmup, duration):
         load_before = os.getloadavg()[0]
         res = run_driver(a, pro, args, watches, timeout)
         res["loadavg_1min"] = [load_before, os.getloadavg()[0]]
-    res["target"] = target + ("+nodelay" if target == "hippod" and a.hippod_nodelay else "")
+    res["target"] = target
     return res
 
 

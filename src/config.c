@@ -858,7 +858,7 @@ static int set_defaults(parser *p, const char *path)
     cfg->component_port = 5347;
     cfg->reconnect_min_ms = 250;
     cfg->reconnect_max_ms = 30000;
-    cfg->database_connections = 2;
+    cfg->database_connections = 1;
     cfg->database_max_queue_ms = 500;
     cfg->http_port = 8347;
     cfg->log_level = HIPPO_LOG_INFO;

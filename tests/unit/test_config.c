@@ -147,7 +147,7 @@ static void test_minimal_config_gets_all_defaults(void **state)
     assert_int_equal(cfg.reconnect_min_ms, 250);
     assert_int_equal(cfg.reconnect_max_ms, 30000);
     assert_string_equal(cfg.database_conninfo, "dbname=hippo");
-    assert_int_equal(cfg.database_connections, 2);
+    assert_int_equal(cfg.database_connections, 1);
     assert_int_equal(cfg.database_max_queue_ms, 500);
     assert_string_equal(cfg.http_address, "127.0.0.1");
     assert_int_equal(cfg.http_port, 8347);
