@@ -30,7 +30,7 @@ typedef struct hippo_config {
 
     /* [database] */
     char *database_conninfo;   /* libpq conninfo; may hold a password: never logged */
-    int database_connections;  /* size of the connection pool, 1-16, default 2 */
+    int database_connections;  /* size of the connection pool, 1-16, default 1 */
     int database_max_queue_ms; /* refuse requests once the oldest waited this long; 500 */
 
     /* [http] */
