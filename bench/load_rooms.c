@@ -21,7 +21,10 @@
 
 enum dialect { DIALECT_MUC, DIALECT_CLASSIC };
 
-enum join_state { JS_NONE, JS_JOINING, JS_JOINED };
+/* A join refused with a wait-type error is sent again, as a client should: JS_RETRY waits in
+ * the retry list; JS_RETRY_AFTER_PING (classic dialect) first waits for the failed join's
+ * ping answer, so that the answer is not taken for the retried join's. */
+enum join_state { JS_NONE, JS_JOINING, JS_JOINED, JS_RETRY_AFTER_PING, JS_RETRY };
 
 typedef struct {
     const char *muc_domain;
@@ -49,7 +52,7 @@ typedef struct {
 } msg_track;
 
 typedef struct {
-    long join_sent, joined, join_failed;
+    long join_sent, joined, join_failed, join_retries;
     long disconnects, msg_errors, other_stanzas, skipped_sends;
     long sent_total, sent_window, recv_window, recv_bench, dups;
 } counters;
@@ -61,6 +64,8 @@ typedef struct {
     char **nicks; /* per user index (0-based from first_user), or NULL */
     int nnicks;
     int *room_joined;
+    int *retry; /* connection indexes whose join waits to be sent again */
+    int n_retry;
     long rr; /* round-robin position of the next sender */
     int join_cursor;
     uint64_t seq; /* next message serial */
@@ -158,6 +163,27 @@ static void join_failed(bench *b, conn *c, const char *what, hippo_bench_span e)
     c->js = JS_NONE;
 }
 
+static void queue_retry(bench *b, conn *c)
+{
+    c->js = JS_RETRY;
+    b->retry[b->n_retry++] = c->x.idx;
+}
+
+/* A wait-type error (the server is busy: hippod's database queue) asks for a retry. */
+static void join_refused(bench *b, conn *c, const char *what, hippo_bench_span e)
+{
+    if (!hippo_bench_elem_contains(e, "type='wait'") &&
+        !hippo_bench_elem_contains(e, "type=\"wait\"")) {
+        join_failed(b, c, what, e);
+        return;
+    }
+    b->c.join_retries++;
+    if (dialect_muc(b))
+        queue_retry(b, c);
+    else
+        c->js = JS_RETRY_AFTER_PING;
+}
+
 static void on_presence(bench *b, conn *c, hippo_bench_span e)
 {
     hippo_bench_span from, res, type;
@@ -167,7 +193,7 @@ static void on_presence(bench *b, conn *c, hippo_bench_span e)
         return;
     }
     if (hippo_bench_elem_attr(e, "type", &type) && hippo_bench_span_eq(type, "error"))
-        join_failed(b, c, "join", e);
+        join_refused(b, c, "join", e);
     else if (is_self_presence(b, c, res, e))
         join_done(b, c);
 }
@@ -272,6 +298,10 @@ static void on_iq(bench *b, conn *c, hippo_bench_span e)
     hippo_bench_span type, id;
     bool typed = hippo_bench_elem_attr(e, "type", &type);
     bool has_id = hippo_bench_elem_attr(e, "id", &id);
+    if (c->js == JS_RETRY_AFTER_PING && has_id && hippo_bench_span_eq(id, JOIN_PING_ID)) {
+        queue_retry(b, c);
+        return;
+    }
     if (c->js == JS_JOINING && typed && has_id && hippo_bench_span_eq(id, JOIN_PING_ID)) {
         if (hippo_bench_span_eq(type, "result"))
             join_done(b, c);
@@ -311,8 +341,8 @@ static void on_lost(void *owner, hippo_bench_conn *x, const char *why)
     (void)why;
     bench *b = owner;
     conn *c = (conn *)x;
-    if (c->js == JS_JOINING) {
-        b->c.join_failed++;
+    if (c->js == JS_JOINING || c->js == JS_RETRY_AFTER_PING || c->js == JS_RETRY) {
+        b->c.join_failed++; /* a JS_RETRY index left in the list is skipped when sent */
     } else {
         if (c->js == JS_JOINED)
             b->room_joined[c->room]--;
@@ -327,7 +357,7 @@ static void join_finished(bench *b, uint64_t t)
 {
     for (int i = 0; i < b->d.cl.n; i++) {
         conn *c = conn_at(b, i);
-        if (c->js == JS_JOINING) {
+        if (c->js == JS_JOINING || c->js == JS_RETRY_AFTER_PING || c->js == JS_RETRY) {
             c->js = JS_NONE;
             b->c.join_failed++;
         }
@@ -337,8 +367,10 @@ static void join_finished(bench *b, uint64_t t)
         lo = b->room_joined[r] < lo ? b->room_joined[r] : lo;
         hi = b->room_joined[r] > hi ? b->room_joined[r] : hi;
     }
-    hippo_bench_note(&b->d, "joined %ld of %ld (%ld failed) in %.2f s; occupants per room %d..%d",
-                     b->c.joined, b->c.join_sent, b->c.join_failed,
+    hippo_bench_note(&b->d,
+                     "joined %ld of %ld sent (%ld failed, %ld retried after a wait error) in "
+                     "%.2f s; occupants per room %d..%d",
+                     b->c.joined, b->c.join_sent, b->c.join_failed, b->c.join_retries,
                      hippo_bench_secs(t - b->d.ph_start_ns), lo, hi);
 }
 
@@ -352,7 +384,19 @@ static bool tick_join(void *owner, uint64_t t)
         if (c->x.st == HIPPO_BENCH_CS_READY)
             send_join(b, c);
     }
-    bool all = b->join_cursor == b->d.cl.n && b->c.joined + b->c.join_failed >= b->c.join_sent;
+    int kept = 0; /* retries share the pacing with the first joins */
+    for (int i = 0; i < b->n_retry; i++) {
+        conn *c = conn_at(b, b->retry[i]);
+        if (c->js != JS_RETRY)
+            continue; /* lost meanwhile */
+        if (b->c.join_sent < allowed)
+            send_join(b, c);
+        else
+            b->retry[kept++] = b->retry[i];
+    }
+    b->n_retry = kept;
+    bool all = b->join_cursor == b->d.cl.n && b->n_retry == 0 &&
+               b->c.joined + b->c.join_failed + b->c.join_retries >= b->c.join_sent;
     if (!all && el < b->d.o.timeout)
         return false;
     join_finished(b, t);
@@ -461,9 +505,10 @@ static void report_json(const bench *b)
            dialect_muc(b) ? "muc" : "classic", o->rooms, o->occupants, d->cl.n, d->o.rate,
            d->o.warmup, hippo_bench_window_s(d));
     printf("\"logged_in\":%ld,\"login_failed\":%ld,\"login_s\":%.3f,\"joined\":%ld,"
-           "\"join_failed\":%ld,\"join_s\":%.3f,",
+           "\"join_failed\":%ld,\"join_retries\":%ld,\"join_s\":%.3f,",
            d->cl.logged_in, d->cl.login_failed, hippo_bench_phase_s(d, S_START, S_LOGGED_IN),
-           c->joined, c->join_failed, hippo_bench_phase_s(d, S_LOGGED_IN, S_JOINED));
+           c->joined, c->join_failed, c->join_retries,
+           hippo_bench_phase_s(d, S_LOGGED_IN, S_JOINED));
     printf("\"sent_window\":%ld,\"sent_per_s\":%.1f,\"delivered_window\":%ld,"
            "\"delivered_per_s\":%.1f,\"expected\":%ld,\"delivered_of_expected\":%ld,"
            "\"lost\":%ld,\"dups\":%ld,",
@@ -674,6 +719,7 @@ static void setup(bench *b)
     setup_rooms(b);
     for (int i = 0; i < n; i++)
         conn_at(b, i)->room = i / per_room;
+    b->retry = hippo_bench_xrealloc(NULL, (size_t)n * sizeof *b->retry);
     b->win_first_seq = UINT64_MAX;
 }
 
@@ -687,6 +733,7 @@ static void teardown(bench *b)
     free(b->nicks);
     free(b->room_jids);
     free(b->room_joined);
+    free(b->retry);
     free(b->track);
     hippo_bench_lat_free(&b->lat);
     free(b);
