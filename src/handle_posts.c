@@ -29,17 +29,6 @@ static void on_payload(hippod *d, xmpp_stanza_t *element, size_t missing, const 
     xmpp_stanza_release(element);
 }
 
-/* The wait error hippo_request_query() would give when a query cannot be sent. */
-static void answer_unsent(hippo_request *req)
-{
-    if (hippo_db_is_up(req->d->db))
-        hippo_request_error(req, "wait", "resource-constraint",
-                            "database overloaded, try again later");
-    else
-        hippo_request_error(req, "wait", "internal-server-error",
-                            "database unavailable, try again later");
-}
-
 void hippo_posts_iq(hippo_request *req)
 {
     const char *post_id = NULL;
@@ -55,5 +44,5 @@ void hippo_posts_iq(hippo_request *req)
                                                        "recentPosts", HIPPO_POST_WITH_LIVEPOST,
                                                        on_payload, req);
     if (rc < 0)
-        answer_unsent(req);
+        hippo_request_refused(req);
 }

@@ -90,13 +90,15 @@ int hippo_request_query(hippo_request *req, const char *stmt, int nparams,
     const char *key = req->user_id[0] ? req->user_id : req->bare_jid;
     if (hippo_db_query_keyed(req->d->db, key, stmt, nparams, params, cb, req) == 0)
         return 0;
-    if (hippo_db_is_up(req->d->db))
-        hippo_request_error(req, "wait", "resource-constraint",
-                            "database overloaded, try again later");
-    else
-        hippo_request_error(req, "wait", "internal-server-error",
-                            "database unavailable, try again later");
+    hippo_request_refused(req);
     return -1;
+}
+
+void hippo_request_refused(hippo_request *req)
+{
+    const char *condition, *text;
+    hippo_router_db_refusal(req->d, &condition, &text);
+    hippo_request_error(req, "wait", condition, text);
 }
 
 bool hippo_request_failed(hippo_request *req, const PGresult *res, const char *error)

@@ -46,6 +46,10 @@ void hippo_request_error(hippo_request *req, const char *type, const char *condi
 int hippo_request_query(hippo_request *req, const char *stmt, int nparams,
                         const char *const *params, hippo_db_result_cb cb);
 
+/* Answers the wait-type error of a database query that could not be sent (see
+ * hippo_router_db_refusal()). Frees REQ. */
+void hippo_request_refused(hippo_request *req);
+
 /* For database callbacks: when RES is NULL, logs ERROR, answers internal-server-error
  * (wait), frees REQ and returns true. */
 bool hippo_request_failed(hippo_request *req, const PGresult *res, const char *error);

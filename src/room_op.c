@@ -111,12 +111,9 @@ int hippo_room_op_query(hippo_room_op *op, const char *stmt, int nparams, const 
 {
     if (hippo_db_query_keyed(op->d->db, op->room_id, stmt, nparams, params, cb, op) == 0)
         return 0;
-    if (hippo_db_is_up(op->d->db))
-        hippo_room_op_error(op, "wait", "resource-constraint",
-                            "database overloaded, try again later");
-    else
-        hippo_room_op_error(op, "wait", "internal-server-error",
-                            "database unavailable, try again later");
+    const char *condition, *text;
+    hippo_router_db_refusal(op->d, &condition, &text);
+    hippo_room_op_error(op, "wait", condition, text);
     return -1;
 }
 

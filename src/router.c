@@ -5,9 +5,11 @@
  * results and errors are never answered (RFC 6120 8.3.1), only counted. */
 #include "router.h"
 
+#include <stdbool.h>
 #include <string.h>
 #include <strings.h>
 
+#include "db.h"
 #include "handlers.h"
 #include "rooms.h"
 #include "stanza.h"
@@ -144,4 +146,11 @@ void hippo_router_stanza(hippod *d, xmpp_stanza_t *stanza)
         return;
     }
     route_service(d, stanza, name);
+}
+
+void hippo_router_db_refusal(const hippod *d, const char **condition, const char **text)
+{
+    bool up = hippo_db_is_up(d->db);
+    *condition = up ? "resource-constraint" : "internal-server-error";
+    *text = up ? "database overloaded, try again later" : "database unavailable, try again later";
 }
