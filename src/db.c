@@ -366,9 +366,22 @@ static int send_listens(struct db_conn *c)
     return 0;
 }
 
+/* "Stored before echoed" must not depend on the server's settings: with synchronous_commit
+ * off or local (a common tuning, or ALTER ROLE/DATABASE), a crash of PostgreSQL or a
+ * failover loses commits hippod already acknowledged, and the room serials they took are
+ * handed out again. A session setting outranks the role's, the database's and the server's.
+ * remote_apply is stronger than on and is kept. */
+static const char *const session_settings =
+    "SELECT set_config('synchronous_commit', 'on', false) "
+    "WHERE current_setting('synchronous_commit') <> 'remote_apply'";
+
 static int send_setup_queries(struct db_conn *c)
 {
     hippo_db *db = c->db;
+    if (!PQsendQueryParams(c->conn, session_settings, 0, NULL, NULL, NULL, NULL, 0) ||
+        !PQpipelineSync(c->conn) || !enqueue(c, NULL, NULL, "cannot apply session settings: "))
+        return -1;
+    c->setup_pending++;
     for (size_t i = 0; i < db->n_statements; i++) {
         const struct db_statement *s = &db->statements[i];
         if (!PQsendPrepare(c->conn, s->name, s->sql, s->nparams, NULL) ||
