@@ -64,6 +64,7 @@ static const key_def keys[] = {
     {SEC_COMPONENT, "secret_file", K_SECRET_FILE, 0, 0, 0, false},
     {SEC_COMPONENT, "reconnect_min_ms", K_INT, FIELD(reconnect_min_ms), 1, 3600000, false},
     {SEC_COMPONENT, "reconnect_max_ms", K_INT, FIELD(reconnect_max_ms), 1, 3600000, false},
+    {SEC_COMPONENT, "stop_timeout_ms", K_INT, FIELD(stop_timeout_ms), 0, 60000, false},
     {SEC_DATABASE, "conninfo", K_CONNINFO, FIELD(database_conninfo), 0, 0, true},
     {SEC_DATABASE, "connections", K_INT, FIELD(database_connections), 1, 16, false},
     {SEC_DATABASE, "max_queue_ms", K_INT, FIELD(database_max_queue_ms), 10, 60000, false},
@@ -858,6 +859,7 @@ static int set_defaults(parser *p, const char *path)
     cfg->component_port = 5347;
     cfg->reconnect_min_ms = 250;
     cfg->reconnect_max_ms = 30000;
+    cfg->stop_timeout_ms = 5000;
     cfg->database_connections = 1;
     cfg->database_max_queue_ms = 500;
     cfg->http_port = 8347;

@@ -27,6 +27,7 @@ typedef struct hippo_config {
     char *component_secret; /* resolved from secret, secret_file or credentials; never logged */
     int reconnect_min_ms;   /* first retry delay, default 250 */
     int reconnect_max_ms;   /* backoff cap, default 30000 */
+    int stop_timeout_ms;    /* a graceful stop waits this long for work in flight; 5000 */
 
     /* [database] */
     char *database_conninfo;   /* libpq conninfo; may hold a password: never logged */

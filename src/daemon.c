@@ -19,11 +19,18 @@
 #include "xmpp_link.h"
 
 #define TICK_MAX_USEC 1000000
+#define DRAIN_POLL_USEC 10000
 #define USER_CACHE_MAX 65536 /* senders remembered; at most ~5 MiB */
+
+/* Why the link is down, or NULL when it is up. */
+static const char *link_down_reason(const hippod *d)
+{
+    return d->link_started ? hippo_link_down_reason(d->link) : "waiting for the database";
+}
 
 static void update_status(hippod *d)
 {
-    const char *link_reason = hippo_link_down_reason(d->link);
+    const char *link_reason = link_down_reason(d);
     const char *db_reason = hippo_db_down_reason(d->db);
     char status[sizeof d->last_status];
     snprintf(status, sizeof status, "xmpp: %s%s%s; database: %s%s%s", link_reason ? "down (" : "up",
@@ -40,7 +47,7 @@ static void update_status(hippod *d)
 static int health(void *arg, char *reason, size_t reason_len)
 {
     hippod *d = arg;
-    const char *link_reason = hippo_link_down_reason(d->link);
+    const char *link_reason = link_down_reason(d);
     const char *db_reason = hippo_db_down_reason(d->db);
     if (!link_reason && !db_reason)
         return 1;
@@ -75,10 +82,24 @@ static void on_link_state(bool up, const char *reason, bool closed, void *arg)
     hippo_rooms_sweep(d);         /* no-op unless link and database are both up */
 }
 
+/* The link starts once the database is first up: a client served before that would get
+ * an internal-server-error for hippod's own start-up, where the XMPP server's
+ * "service unavailable" tells it the truth. A later database loss keeps the link up and
+ * answers wait errors. */
+static void start_link_once(hippod *d)
+{
+    if (d->link_started || d->stopping)
+        return;
+    d->link_started = true;
+    hippo_link_start(d->link);
+}
+
 static void on_db_state(bool up, const char *reason, void *arg)
 {
     (void)reason;
     hippod *d = arg;
+    if (up)
+        start_link_once(d);
     update_status(d);
     hippo_user_cache_clear(d->users); /* user changes may have gone unnoticed meanwhile */
     if (up)
@@ -167,14 +188,44 @@ static void reload(hippod *d)
     hippo_sd_notify("READY=1");
 }
 
+/* Work in flight: statements not answered yet, or a push batch not settled. */
+static bool work_in_flight(const hippod *d)
+{
+    return hippo_db_pending(d->db) > 0 || hippo_push_busy(d->push);
+}
+
+/* During a graceful stop: once the work in flight is done (its answers and echoes handed
+ * to the link), or the time is up, or nothing can be sent anyway, the stream is closed;
+ * the loop ends when it is. */
+static void on_drain(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    hippod *d = arg;
+    bool busy = work_in_flight(d) && hippo_link_is_up(d->link);
+    if (busy && hippo_monotonic_usec() < d->stop_deadline_usec)
+        return;
+    event_del(d->drain);
+    if (busy)
+        hippo_log(&d->log, HIPPO_LOG_WARNING,
+                  "stop: %zu statements still unanswered after %d ms; closing anyway",
+                  hippo_db_pending(d->db), d->cfg.stop_timeout_ms);
+    else
+        hippo_log(&d->log, HIPPO_LOG_INFO, "stop: work in flight done; closing the stream");
+    hippo_link_shutdown(d->link);
+}
+
 static void stop(hippod *d, const char *why)
 {
     if (d->stopping)
         return;
-    d->stopping = true;
-    hippo_log(&d->log, HIPPO_LOG_NOTICE, "%s: stopping", why);
+    d->stopping = true; /* the router refuses new requests, push claims nothing new */
+    hippo_log(&d->log, HIPPO_LOG_NOTICE, "%s: stopping (%zu statements in flight)", why,
+              hippo_db_pending(d->db));
     hippo_sd_notify("STOPPING=1");
-    hippo_link_shutdown(d->link); /* the loop ends when the stream is closed */
+    d->stop_deadline_usec = hippo_monotonic_usec() + (uint64_t)d->cfg.stop_timeout_ms * 1000;
+    struct timeval tv = {.tv_sec = 0, .tv_usec = DRAIN_POLL_USEC};
+    event_add(d->drain, &tv);
+    on_drain(-1, 0, d);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -233,10 +284,11 @@ static int create_parts(hippod *d)
     d->sig_int = evsignal_new(d->base, SIGINT, on_signal, d);
     d->sig_hup = evsignal_new(d->base, SIGHUP, on_signal, d);
     d->tick = event_new(d->base, -1, EV_PERSIST, on_tick, d);
+    d->drain = event_new(d->base, -1, EV_PERSIST, on_drain, d);
     d->push = hippo_push_new(d);
     d->users = hippo_user_cache_new(USER_CACHE_MAX);
-    if (!d->link || !d->db || !d->sig_term || !d->sig_int || !d->sig_hup || !d->tick || !d->push ||
-        !d->users)
+    if (!d->link || !d->db || !d->sig_term || !d->sig_int || !d->sig_hup || !d->tick || !d->drain ||
+        !d->push || !d->users)
         return -1;
     hippo_protocol_prepare(d->db);
     hippo_post_payload_prepare(d->db);
@@ -247,7 +299,7 @@ static int create_parts(hippod *d)
 
 static void destroy_parts(hippod *d)
 {
-    struct event *events[] = {d->sig_term, d->sig_int, d->sig_hup, d->tick};
+    struct event *events[] = {d->sig_term, d->sig_int, d->sig_hup, d->tick, d->drain};
     for (size_t i = 0; i < sizeof events / sizeof events[0]; i++)
         if (events[i])
             event_free(events[i]);
@@ -284,8 +336,7 @@ int hippod_run(hippod *d)
     event_add(d->sig_int, NULL);
     event_add(d->sig_hup, NULL);
     start_tick(d);
-    hippo_db_start(d->db);
-    hippo_link_start(d->link);
+    hippo_db_start(d->db); /* the link follows once the database is up */
     hippo_log(&d->log, HIPPO_LOG_NOTICE, "hippod %s serving %s", HIPPOD_VERSION,
               d->cfg.component_domain);
     hippo_sd_notify("READY=1"); /* the loop is about to run; STATUS tells the link state */

@@ -641,6 +641,14 @@ int hippo_db_query_keyed(hippo_db *db, const char *key, const char *name, int np
     return send_query(c, name, nparams, params, cb, arg);
 }
 
+size_t hippo_db_pending(const hippo_db *db)
+{
+    size_t n = 0;
+    for (unsigned i = 0; i < db->n_conns; i++)
+        n += db->conns[i].in_flight - db->conns[i].setup_pending;
+    return n;
+}
+
 void hippo_db_set_conninfo(hippo_db *db, const char *conninfo)
 {
     char *copy = strdup(conninfo);

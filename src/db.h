@@ -72,6 +72,10 @@ int hippo_db_query(hippo_db *db, const char *name, int nparams, const char *cons
 int hippo_db_query_keyed(hippo_db *db, const char *key, const char *name, int nparams,
                          const char *const *params, hippo_db_result_cb cb, void *arg);
 
+/* Statements sent and not yet answered, on every connection (setup queries not counted):
+ * a graceful stop waits for 0 so that committed work is answered before the link closes. */
+size_t hippo_db_pending(const hippo_db *db);
+
 /* Replaces the conninfo for the next reconnect of each connection (SIGHUP). */
 void hippo_db_set_conninfo(hippo_db *db, const char *conninfo);
 

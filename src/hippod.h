@@ -33,12 +33,15 @@ typedef struct hippod {
     struct event *sig_term;
     struct event *sig_int;
     struct event *sig_hup;
-    struct event *tick; /* once a second: watchdog, status */
+    struct event *tick;  /* once a second: watchdog, status */
+    struct event *drain; /* during a graceful stop: is the work in flight done? */
 
     uint64_t watchdog_usec;
     uint64_t last_watchdog_usec;
     bool ready_sent;
-    bool stopping;
+    bool link_started;           /* once the database was first up (daemon.c) */
+    bool stopping;               /* SIGTERM/SIGINT: draining, then closing the stream */
+    uint64_t stop_deadline_usec; /* monotonic: the drain gives up then */
     char last_status[256];
 } hippod;
 

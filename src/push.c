@@ -419,6 +419,8 @@ static void drain(hippo_push *p)
         return;
     }
     p->again = false;
+    if (p->d->stopping) /* a graceful stop finishes the batch in hand, claims no more */
+        return;
     if (!hippo_link_is_up(p->d->link) || !hippo_db_is_up(p->d->db))
         return; /* woken again when they come up */
     char limit[16], kinds_arg[256];
@@ -439,6 +441,11 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 void hippo_push_wake(hippo_push *p)
 {
     drain(p);
+}
+
+bool hippo_push_busy(const hippo_push *p)
+{
+    return p->busy;
 }
 
 hippo_push *hippo_push_new(hippod *d)

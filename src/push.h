@@ -41,6 +41,9 @@ void hippo_push_prepare(hippo_db *db);
 /* Something may be waiting: a NOTIFY arrived, the database or the link came (back) up. */
 void hippo_push_wake(hippo_push *p);
 
+/* A batch is being claimed, sent or settled (a graceful stop waits for it). */
+bool hippo_push_busy(const hippo_push *p);
+
 /* The current event is finished: SENT when all its stanzas were handed to the link (it is
  * then retired), false when it must be tried again later. */
 void hippo_push_event_done(hippo_push *p, bool sent);

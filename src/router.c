@@ -120,6 +120,15 @@ static int classify_address(hippod *d, const char *to, bool *has_node)
     return rc;
 }
 
+/* While a graceful stop drains, only what ends work is taken: results and errors (pings
+ * answered, bounces) and leaves. A new request would start work the stop must not wait
+ * for, so it gets a wait error and the client retries once hippod is back. */
+static bool taken_while_stopping(xmpp_stanza_t *stanza)
+{
+    const char *type = xmpp_stanza_get_type(stanza);
+    return hippo_stanza_is_reply_type(type) || (type && strcmp(type, "unavailable") == 0);
+}
+
 void hippo_router_stanza(hippod *d, xmpp_stanza_t *stanza)
 {
     const char *name = xmpp_stanza_get_name(stanza);
@@ -133,6 +142,11 @@ void hippo_router_stanza(hippod *d, xmpp_stanza_t *stanza)
     bool has_node = false;
     if (!to || !xmpp_stanza_get_from(stanza) || classify_address(d, to, &has_node) < 0) {
         hippo_router_drop(d, stanza, "bad-address");
+        return;
+    }
+    if (d->stopping && !taken_while_stopping(stanza)) {
+        hippo_router_reply_error(d, stanza, "wait", "service-unavailable",
+                                 "the service is restarting, try again shortly");
         return;
     }
     if (has_node) {

@@ -146,6 +146,7 @@ static void test_minimal_config_gets_all_defaults(void **state)
     assert_string_equal(cfg.component_secret, SECRET);
     assert_int_equal(cfg.reconnect_min_ms, 250);
     assert_int_equal(cfg.reconnect_max_ms, 30000);
+    assert_int_equal(cfg.stop_timeout_ms, 5000);
     assert_string_equal(cfg.database_conninfo, "dbname=hippo");
     assert_int_equal(cfg.database_connections, 1);
     assert_int_equal(cfg.database_max_queue_ms, 500);
@@ -178,6 +179,7 @@ static void test_every_key_is_read(void **state)
             "secret: " SECRET "\n"
             "reconnect_min_ms = 100\n"
             "reconnect_max_ms = 100\n"
+            "stop_timeout_ms = 0\n"
             "[database]\n"
             "conninfo = host=/var/run/postgresql dbname=hippo password='a b'\n"
             "connections = 16\n"
@@ -202,6 +204,7 @@ static void test_every_key_is_read(void **state)
     assert_string_equal(cfg.component_secret, SECRET);
     assert_int_equal(cfg.reconnect_min_ms, 100);
     assert_int_equal(cfg.reconnect_max_ms, 100);
+    assert_int_equal(cfg.stop_timeout_ms, 0);
     assert_string_equal(cfg.database_conninfo,
                         "host=/var/run/postgresql dbname=hippo password='a b'");
     assert_int_equal(cfg.database_connections, 16);
@@ -241,6 +244,10 @@ static void test_bad_component_values(void **state)
         {COMPONENT "port =\n" DATABASE, 5, "[component] port: ", "empty value"},
         {COMPONENT "reconnect_min_ms = 0\n" DATABASE, 5,
          "[component] reconnect_min_ms: ", "out of range"},
+        {COMPONENT "stop_timeout_ms = -1\n" DATABASE, 5,
+         "[component] stop_timeout_ms: ", "\"-1\" is out of range (0..60000)"},
+        {COMPONENT "stop_timeout_ms = 60001\n" DATABASE, 5,
+         "[component] stop_timeout_ms: ", "out of range"},
         {COMPONENT "reconnect_max_ms = 100\n" DATABASE, 5,
          "[component] reconnect_max_ms: ", "100 is less than reconnect_min_ms (250)"},
         {COMPONENT "reconnect_max_ms = 500\nreconnect_min_ms = 600\n" DATABASE, 5,
