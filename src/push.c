@@ -47,6 +47,7 @@ static const struct push_kind {
     {"prefs", hippo_push_prefs, COVER_STATE},
     {"myspace_name", hippo_push_myspace_name, COVER_STATE},
     {"myspace_comment", hippo_push_myspace_comment, COVER_NONE},
+    {"room_departure", hippo_push_room_departure, COVER_NONE},
 };
 
 /* A fan-out in progress (hippo_push_fanout). */
@@ -132,6 +133,7 @@ void hippo_push_prepare(hippo_db *db)
     hippo_push_active_posts_prepare(db);
     hippo_push_hotness_prepare(db);
     hippo_push_user_prepare(db);
+    hippo_push_room_departure_prepare(db);
 }
 
 hippo_push_live *hippo_push_live_of(hippo_push *p)

@@ -93,6 +93,10 @@ void hippo_push_active_posts(hippod *d, const hippo_push_event *ev);
 void hippo_push_hotness_prepare(hippo_db *db);
 void hippo_push_hotness(hippod *d, const hippo_push_event *ev);
 
+/* Occupants removed for lost access (push_room_departure.c). */
+void hippo_push_room_departure_prepare(hippo_db *db);
+void hippo_push_room_departure(hippod *d, const hippo_push_event *ev);
+
 /* prefs, mySpaceNameChanged, mySpaceContactComment (push_user.c). */
 void hippo_push_user_prepare(hippo_db *db);
 void hippo_push_prefs(hippod *d, const hippo_push_event *ev);

@@ -2,6 +2,8 @@
  * the user's readable nick, presence carries <x muc#user><item/>[<status/>]</x>, messages are
  * groupchat, history has XEP-0203 delays. The rooms-namespace children are added too, so a
  * client may read either. */
+#include <string.h>
+
 #include "room_stanzas.h"
 #include "stanza.h"
 
@@ -29,7 +31,7 @@ static int add_status(xmpp_stanza_t *x, const char *code)
     return status && xmpp_stanza_set_attribute(status, "code", code) == XMPP_EOK ? 0 : -1;
 }
 
-/* <x muc#user><item/>[status 110][status 210]<userInfo/></x> */
+/* <x muc#user><item/>[status 110][status 210][status 307|321]<userInfo/></x> */
 static int add_muc_user(xmpp_ctx_t *ctx, xmpp_stanza_t *pres, const hippo_room_user *user,
                         hippo_room_role role, hippo_muc_flags flags)
 {
@@ -38,12 +40,15 @@ static int add_muc_user(xmpp_ctx_t *ctx, xmpp_stanza_t *pres, const hippo_room_u
     if (!item)
         return -1;
     bool gone = role == HIPPO_ROLE_NONMEMBER;
-    if (xmpp_stanza_set_attribute(item, "affiliation", MUC_AFFILIATION) != XMPP_EOK ||
+    bool unaffiliated = flags.removal && strcmp(flags.removal, "321") == 0;
+    if (xmpp_stanza_set_attribute(item, "affiliation", unaffiliated ? "none" : MUC_AFFILIATION) !=
+            XMPP_EOK ||
         xmpp_stanza_set_attribute(item, "role", gone ? "none" : hippo_room_role_name(role)) !=
             XMPP_EOK)
         return -1;
     if ((flags.self && add_status(x, "110") < 0) ||
-        (flags.nick_assigned && add_status(x, "210") < 0))
+        (flags.nick_assigned && add_status(x, "210") < 0) ||
+        (flags.removal && add_status(x, flags.removal) < 0))
         return -1;
     return gone ? 0 : hippo_room_adopt(x, hippo_room_user_info(ctx, user, role, NULL));
 }

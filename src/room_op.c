@@ -29,6 +29,7 @@ enum room_column {
     COL_ROOM_PHOTO_VERSION,
     COL_COUNT
 };
+_Static_assert(COL_COUNT == HIPPO_ROOM_ROW_COLUMNS, "room_op.h and hippo.room_row disagree");
 
 xmpp_ctx_t *hippo_room_op_ctx(const hippo_room_op *op)
 {
@@ -120,7 +121,7 @@ int hippo_room_op_query(hippo_room_op *op, const char *stmt, int nparams, const 
 bool hippo_room_op_failed(hippo_room_op *op, const PGresult *res, const char *error,
                           hippo_room_row *status)
 {
-    if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQnfields(res) == COL_COUNT &&
+    if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQnfields(res) == HIPPO_ROOM_ROW_COLUMNS &&
         PQntuples(res) > 0) {
         hippo_room_row_read(res, 0, status);
         if (status->status)

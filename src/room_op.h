@@ -38,6 +38,9 @@ typedef struct hippo_room_op {
     char *title;        /* room_iq.c: the room's title while the post payload is built */
 } hippo_room_op;
 
+/* The columns of hippo.room_row (sql/003_rooms.sql). */
+#define HIPPO_ROOM_ROW_COLUMNS 17
+
 /* What each hippo.room_* row says (see the type hippo.room_row in sql/003_rooms.sql). The
  * strings point into the PGresult and are valid during the database callback only. */
 typedef struct hippo_room_row {

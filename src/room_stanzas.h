@@ -46,8 +46,10 @@ xmpp_stanza_t *hippo_room_classic_message(xmpp_ctx_t *ctx, const hippo_room_ref 
 /* ---- standard MUC dialect (XEP-0045) */
 
 typedef struct hippo_muc_flags {
-    bool self;          /* the recipient's own user: status 110 */
-    bool nick_assigned; /* the service chose another nick than requested: status 210 */
+    bool self;           /* the recipient's own user: status 110 */
+    bool nick_assigned;  /* the service chose another nick than requested: status 210 */
+    const char *removal; /* why the service removed the user: "307" (kicked) or "321"
+                          * (affiliation lost: affiliation none); NULL when it was not */
 } hippo_muc_flags;
 
 /* From ROOM/NICK: <x muc#user><item affiliation role/>[status…]<userInfo/></x> and
