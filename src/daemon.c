@@ -255,6 +255,14 @@ static int start_http(hippod *d)
     return 0;
 }
 
+void hippod_prepare_statements(hippo_db *db)
+{
+    hippo_protocol_prepare(db);
+    hippo_post_payload_prepare(db);
+    hippo_rooms_prepare(db);
+    hippo_push_prepare(db);
+}
+
 static int create_parts(hippod *d)
 {
     hippo_link_options lo = {
@@ -290,10 +298,7 @@ static int create_parts(hippod *d)
     if (!d->link || !d->db || !d->sig_term || !d->sig_int || !d->sig_hup || !d->tick || !d->drain ||
         !d->push || !d->users)
         return -1;
-    hippo_protocol_prepare(d->db);
-    hippo_post_payload_prepare(d->db);
-    hippo_rooms_prepare(d->db);
-    hippo_push_prepare(d->db);
+    hippod_prepare_statements(d->db);
     return 0;
 }
 

@@ -45,6 +45,9 @@ typedef struct hippod {
     char last_status[256];
 } hippod;
 
+/* Registers every module's prepared statements and LISTENs on DB (before it starts). */
+void hippod_prepare_statements(hippo_db *db);
+
 /* Runs the daemon with an already loaded configuration until SIGTERM/SIGINT.
  * Returns the process exit status. */
 int hippod_run(hippod *d);

@@ -1,0 +1,491 @@
+/* Flow tests of the chat rooms through the seam (src/rooms.c, room_presence.c,
+ * room_message.c, room_op.c): the hippo.room_* statement each stanza sends with its
+ * parameters (keyed by the room), and the stanzas built from the hippo.room_row answers
+ * (sql/003_rooms.sql) in both dialects: joins with their presence broadcast, member list,
+ * backlog and subject; messages echoed to every present resource; leaves; bounces that remove
+ * an occupant; the details IQ and the self-ping; refusals by the room functions and by the
+ * database. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "seam.h"
+
+/* Room GUID and its JID node (guid.c: lower-case letters get a '_', then all lower case). */
+#define ROOM "AbC1dEfGhJkLmN"
+#define ROOM_JID "ab_c1d_ef_gh_jk_lm_n@" SEAM_DOMAIN
+/* User GUIDs of upper-case letters and digits: their nodes are just lower case. */
+#define U_ALICE "UALICEAAAAAAA1"
+#define U_ALICE_NODE "ualiceaaaaaaa1"
+#define U_BOB "UBOBBBBBBBBBB2"
+#define U_BOB_NODE "ubobbbbbbbbbb2"
+#define U_CAROL "UCAROLCCCCCCC3"
+#define ALICE "alice@example.test/desk"
+#define ALICE_PHONE "alice@example.test/phone"
+#define BOB "bob@example.test/laptop"
+#define CAROL "carol@example.test/tablet"
+#define TS_MS "1700000000123" /* 2023-11-14T22:13:20.123Z */
+
+#define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
+#define NS_MUC "http://jabber.org/protocol/muc"
+#define NS_MUC_USER "http://jabber.org/protocol/muc#user"
+#define NS_ROOMS "http://dumbhippo.com/protocol/rooms"
+
+/* ---- the payloads both dialects carry (object-like macros: they read as plain text) */
+#define PHOTO_ALICE " smallPhotoUrl=\"/files/headshots/60/" U_ALICE "?v=3\" "
+#define PHOTO_BOB " smallPhotoUrl=\"/files/headshots/60/" U_BOB "?v=1\" "
+/* Alice arriving, to a classic occupant (old role) or a standard one */
+#define ALICE_NEW_INFO                                                                             \
+    "<userInfo xmlns=\"" NS_ROOMS                                                                  \
+    "\" name=\"Alice\" oldRole=\"nonmember\" role=\"participant\"" PHOTO_ALICE "version=\"3\"/>"
+#define ALICE_INFO                                                                                 \
+    "<userInfo xmlns=\"" NS_ROOMS "\" name=\"Alice\" role=\"participant\"" PHOTO_ALICE             \
+    "version=\"3\"/>"
+#define BOB_INFO                                                                                   \
+    "<userInfo xmlns=\"" NS_ROOMS "\" name=\"Bob\" role=\"participant\"" PHOTO_BOB "version="      \
+    "\"1\"/>"
+#define ALICE_MSG_INFO_7                                                                           \
+    "<messageInfo xmlns=\"" NS_ROOMS "\" name=\"Alice\" serial=\"7\"" PHOTO_ALICE                  \
+    "timestamp=\"" TS_MS "\" version=\"3\"/>"
+#define ALICE_MSG_INFO_8                                                                           \
+    "<messageInfo xmlns=\"" NS_ROOMS "\" name=\"Alice\" serial=\"8\"" PHOTO_ALICE                  \
+    "timestamp=\"" TS_MS "\" version=\"3\"/>"
+#define BOB_MSG_INFO_4                                                                             \
+    "<messageInfo xmlns=\"" NS_ROOMS "\" name=\"Bob\" serial=\"4\"" PHOTO_BOB "timestamp=\"" TS_MS \
+    "\" version=\"1\"/>"
+#define POST_INFO "<roomInfo xmlns=\"" NS_ROOMS "\" kind=\"post\"/>"
+#define GROUP_INFO "<roomInfo xmlns=\"" NS_ROOMS "\" kind=\"group\"/>"
+#define ITEM_PARTICIPANT "<item affiliation=\"member\" role=\"participant\"/>"
+#define ITEM_NONE "<item affiliation=\"member\" role=\"none\"/>"
+
+static int setup(void **state)
+{
+    *state = seam_new(NULL);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    seam_free(*state);
+    return 0;
+}
+
+static void expect_room_statement(seam *s, const char *name, size_t n, const char *const *params)
+{
+    const seam_query *q = seam_expect_statement(s, name, n, params);
+    assert_true(q->keyed); /* a room's statements run in order in one backend */
+    assert_string_equal(q->key, ROOM);
+}
+
+/* The status row of Alice joining: a participant now, nobody before. */
+static seam_room_row alice_joined(const char *kind, const char *title)
+{
+    return (seam_room_row){.what = "status",
+                           .status = "joined",
+                           .user_id = U_ALICE,
+                           .name = "Alice",
+                           .photo_version = "3",
+                           .nick = "Alice",
+                           .role = "participant",
+                           .old_role = "nonmember",
+                           .kind = kind,
+                           .title = title};
+}
+
+static seam_room_row to_row(const char *user_id, const char *jid, const char *dialect)
+{
+    return (seam_room_row){.what = "to", .user_id = user_id, .jid = jid, .dialect = dialect};
+}
+
+static const seam_room_row bob_member = {.what = "member",
+                                         .user_id = U_BOB,
+                                         .name = "Bob",
+                                         .photo_version = "1",
+                                         .nick = "Bob",
+                                         .role = "participant"};
+
+static const seam_room_row bob_said_earlier = {.what = "history",
+                                               .user_id = U_BOB,
+                                               .name = "Bob",
+                                               .photo_version = "1",
+                                               .nick = "Bob",
+                                               .serial = "4",
+                                               .ts_ms = TS_MS,
+                                               .body = "earlier <words>"};
+
+/* ---- joins */
+
+/* During a graceful stop a join is refused with a wait error (no statement); a leave still
+ * runs, so the room's occupancy stays right. */
+static void test_stopping_refuses_joins_but_takes_leaves(void **state)
+{
+    seam *s = *state;
+    seam_hippod(s)->stopping = true;
+    seam_feed_xml(s, "<presence from='" ALICE "' to='" ROOM_JID "/Alice'>"
+                     "<x xmlns='http://jabber.org/protocol/muc'/></presence>");
+    const char *sent = seam_next_sent(s);
+    assert_non_null(sent);
+    assert_non_null(strstr(sent, "type=\"error\""));
+    assert_non_null(strstr(sent, "<error type=\"wait\"><service-unavailable"));
+    seam_expect_no_query(s);
+    seam_feed_xml(s, "<presence from='" ALICE "' to='" ROOM_JID "/Alice' type='unavailable'/>");
+    expect_room_statement(s, "room_leave", SEAM_LIST(ROOM, ALICE));
+    seam_room_row rows[] = {{.what = "status", .status = "absent"}};
+    seam_answer_room_rows(s, rows, 1);
+    seam_expect_nothing_sent(s);
+}
+
+static void test_classic_join(void **state)
+{
+    seam *s = *state;
+    seam_feed_xml(s, "<presence from='" ALICE "' to='" ROOM_JID "'><x xmlns='" NS_MUC "'/>"
+                     "</presence>");
+    expect_room_statement(
+        s, "room_join", SEAM_LIST(ROOM, ALICE, "participant", "classic", "t", "1000", "-1", NULL));
+    seam_expect_nothing_sent(s);
+    seam_room_row rows[] = {alice_joined("post", "A post"), to_row(U_BOB, BOB, "classic"),
+                            to_row(U_CAROL, CAROL, "muc"), bob_member, bob_said_earlier};
+    seam_answer_room_rows(s, rows, 5);
+    /* Alice's arrival to each present resource, in its dialect */
+    seam_expect_sent(s,
+                     "<presence from=\"" ROOM_JID "/" U_ALICE_NODE "\" to=\"" BOB "\">"
+                     "<x xmlns=\"" NS_MUC_USER "\">" ALICE_NEW_INFO "</x>" POST_INFO "</presence>");
+    seam_expect_sent(s, "<presence from=\"" ROOM_JID "/Alice\" to=\"" CAROL "\">"
+                        "<x xmlns=\"" NS_MUC_USER "\">" ITEM_PARTICIPANT ALICE_INFO "</x>" POST_INFO
+                        "</presence>");
+    /* then to Alice: the members, and the backlog with legacy delays (no self, no subject) */
+    seam_expect_sent(s, "<presence from=\"" ROOM_JID "/" U_BOB_NODE "\" to=\"" ALICE "\">"
+                        "<x xmlns=\"" NS_MUC_USER "\">" BOB_INFO "</x>" POST_INFO "</presence>");
+    seam_expect_sent(s, "<message from=\"" ROOM_JID "/" U_BOB_NODE "\" to=\"" ALICE "\">"
+                        "<body>earlier &lt;words&gt;</body>" BOB_MSG_INFO_4 POST_INFO
+                        "<x xmlns=\"jabber:x:delay\" from=\"" ROOM_JID "/" U_BOB_NODE "\"/>"
+                        "</message>");
+    seam_expect_nothing_sent(s);
+}
+
+static void test_muc_join_with_history_request(void **state)
+{
+    seam *s = *state;
+    seam_feed_xml(s, "<presence from='" ALICE "' to='" ROOM_JID "/Ally'><x xmlns='" NS_MUC "'>"
+                     "<history maxstanzas='5'/></x></presence>");
+    expect_room_statement(s, "room_join",
+                          SEAM_LIST(ROOM, ALICE, "participant", "muc", "t", "1000", "5", NULL));
+    seam_room_row rows[] = {alice_joined("group", "Hackers & friends"),
+                            to_row(U_ALICE, ALICE_PHONE, "muc"), bob_member, bob_said_earlier};
+    seam_answer_room_rows(s, rows, 4);
+    /* to Alice's other resource: her own user (status 110) */
+    seam_expect_sent(s, "<presence from=\"" ROOM_JID "/Alice\" to=\"" ALICE_PHONE "\">"
+                        "<x xmlns=\"" NS_MUC_USER "\">" ITEM_PARTICIPANT
+                        "<status code=\"110\"/>" ALICE_INFO "</x>" GROUP_INFO "</presence>");
+    seam_expect_sent(s, "<presence from=\"" ROOM_JID "/Bob\" to=\"" ALICE "\">"
+                        "<x xmlns=\"" NS_MUC_USER "\">" ITEM_PARTICIPANT BOB_INFO "</x>" GROUP_INFO
+                        "</presence>");
+    /* self presence: 110, and 210 because she asked for "Ally" and got "Alice" */
+    seam_expect_sent(s, "<presence from=\"" ROOM_JID "/Alice\" to=\"" ALICE "\">"
+                        "<x xmlns=\"" NS_MUC_USER "\">" ITEM_PARTICIPANT
+                        "<status code=\"110\"/><status code=\"210\"/>" ALICE_INFO "</x>" GROUP_INFO
+                        "</presence>");
+    seam_expect_sent(s, "<message from=\"" ROOM_JID "/Bob\" to=\"" ALICE "\" type=\"groupchat\">"
+                        "<body>earlier &lt;words&gt;</body>" BOB_MSG_INFO_4 GROUP_INFO
+                        "<delay xmlns=\"urn:xmpp:delay\" from=\"" ROOM_JID "\""
+                        " stamp=\"2023-11-14T22:13:20.123Z\"/></message>");
+    seam_expect_sent(s, "<message from=\"" ROOM_JID "\" to=\"" ALICE "\" type=\"groupchat\">"
+                        "<subject>Hackers &amp; friends</subject></message>");
+    seam_expect_nothing_sent(s);
+}
+
+static void test_join_refused_by_the_room(void **state)
+{
+    seam *s = *state;
+    seam_feed_xml(s, "<presence from='" ALICE "' to='" ROOM_JID "/Alice' id='j1'/>");
+    /* no <x muc>: a presence update (keeps the nick), role still sent as participant */
+    expect_room_statement(s, "room_join",
+                          SEAM_LIST(ROOM, ALICE, "participant", "muc", "f", "1000", "-1", NULL));
+    seam_room_row rows[] = {{.what = "status", .status = "full", .user_id = U_ALICE}};
+    seam_answer_room_rows(s, rows, 1);
+    seam_expect_sent(s, "<presence from=\"" ROOM_JID "/Alice\" id=\"j1\" to=\"" ALICE "\""
+                        " type=\"error\"><error type=\"wait\">"
+                        "<resource-constraint xmlns=\"" NS_STANZAS "\"/>"
+                        "<text xmlns=\"" NS_STANZAS "\" xml:lang=\"en\">the room is full</text>"
+                        "</error><x xmlns=\"" NS_MUC "\"/></presence>");
+    assert_int_equal(hippo_metrics_get(&seam_hippod(s)->metrics.drops, "room-limit-occupants"), 1);
+}
+
+/* ---- messages */
+
+/* Alice's message 7 (groupchat) and 8 (classic) as echoed */
+#define ECHO_MUC(to)                                                                               \
+    "<message from=\"" ROOM_JID "/Alice\" id=\"g1\" to=\"" to "\" type=\"groupchat\">"             \
+    "<body>hello &amp; bye</body>" ALICE_MSG_INFO_7 POST_INFO "</message>"
+#define ECHO_CLASSIC(to)                                                                           \
+    "<message from=\"" ROOM_JID "/" U_ALICE_NODE "\" to=\"" to                                     \
+    "\"><body>hi</body>" ALICE_MSG_INFO_8 POST_INFO "</message>"
+
+static void test_groupchat_message_echoed_to_every_resource(void **state)
+{
+    seam *s = *state;
+    seam_feed_xml(s, "<message from='" ALICE "' to='" ROOM_JID "' type='groupchat' id='g1'>"
+                     "<body>hello &amp; bye</body></message>");
+    expect_room_statement(s, "room_message",
+                          SEAM_LIST(ROOM, ALICE, "hello & bye", "10", "30", "t"));
+    seam_expect_nothing_sent(s); /* stored before echoed */
+    seam_room_row rows[] = {{.what = "status",
+                             .status = "ok",
+                             .user_id = U_ALICE,
+                             .name = "Alice",
+                             .photo_version = "3",
+                             .nick = "Alice",
+                             .serial = "7",
+                             .ts_ms = TS_MS,
+                             .kind = "post"},
+                            to_row(U_ALICE, ALICE, "muc"),
+                            to_row(U_BOB, BOB, "classic"),
+                            to_row(U_CAROL, CAROL, "muc")};
+    seam_answer_room_rows(s, rows, 4);
+    seam_expect_sent(s, ECHO_MUC(ALICE));
+    seam_expect_sent(s, "<message from=\"" ROOM_JID "/" U_ALICE_NODE "\" id=\"g1\" to=\"" BOB
+                        "\"><body>hello &amp; bye</body>" ALICE_MSG_INFO_7 POST_INFO "</message>");
+    seam_expect_sent(s, ECHO_MUC(CAROL));
+    seam_expect_nothing_sent(s);
+}
+
+static void test_classic_sender_outside_the_room_gets_its_echo(void **state)
+{
+    seam *s = *state;
+    seam_feed_xml(s, "<message from='" ALICE "' to='" ROOM_JID "'><body>hi</body></message>");
+    expect_room_statement(s, "room_message", SEAM_LIST(ROOM, ALICE, "hi", "10", "30", "f"));
+    seam_room_row rows[] = {{.what = "status",
+                             .status = "ok",
+                             .user_id = U_ALICE,
+                             .name = "Alice",
+                             .photo_version = "3",
+                             .nick = "Alice",
+                             .serial = "8",
+                             .ts_ms = TS_MS,
+                             .kind = "post"},
+                            to_row(U_BOB, BOB, "classic")};
+    seam_answer_room_rows(s, rows, 2);
+    seam_expect_sent(s, ECHO_CLASSIC(BOB));
+    seam_expect_sent(s, ECHO_CLASSIC(ALICE));
+    seam_expect_nothing_sent(s);
+}
+
+static void test_message_checks_without_database(void **state)
+{
+    seam *s = *state;
+    seam_hippod(s)->cfg.rooms_max_body_bytes = 4;
+    seam_feed_xml(s, "<message from='" ALICE "' to='" ROOM_JID "' id='b1'><body>12345</body>"
+                     "</message>");
+    seam_expect_sent(s, "<message from=\"" ROOM_JID "\" id=\"b1\" to=\"" ALICE "\""
+                        " type=\"error\"><error type=\"modify\">"
+                        "<not-acceptable xmlns=\"" NS_STANZAS "\"/>"
+                        "<text xmlns=\"" NS_STANZAS "\" xml:lang=\"en\">the message body is larger"
+                        " than 4 bytes</text></error></message>");
+    seam_feed_xml(s, "<message from='" ALICE "' to='" ROOM_JID "/Bob' id='b2'><body>x</body>"
+                     "</message>");
+    seam_expect_sent(s, "<message from=\"" ROOM_JID "/Bob\" id=\"b2\" to=\"" ALICE "\""
+                        " type=\"error\"><error type=\"cancel\">"
+                        "<not-allowed xmlns=\"" NS_STANZAS "\"/>"
+                        "<text xmlns=\"" NS_STANZAS "\" xml:lang=\"en\">private messages are not"
+                        " supported in this room</text></error></message>");
+    seam_feed_xml(s, "<message from='" ALICE "' to='" ROOM_JID "' type='groupchat'>"
+                     "<composing xmlns='http://jabber.org/protocol/chatstates'/></message>");
+    seam_expect_nothing_sent(s);
+    seam_expect_no_query(s);
+}
+
+/* ---- leaves and bounces */
+
+static void test_muc_leave(void **state)
+{
+    seam *s = *state;
+    seam_feed_xml(s, "<presence from='" ALICE "' to='" ROOM_JID "/Alice' type='unavailable'/>");
+    expect_room_statement(s, "room_leave", SEAM_LIST(ROOM, ALICE));
+    seam_room_row rows[] = {{.what = "status",
+                             .status = "left",
+                             .user_id = U_ALICE,
+                             .name = "Alice",
+                             .photo_version = "3",
+                             .nick = "Alice",
+                             .role = "nonmember",
+                             .old_role = "participant",
+                             .res_old_role = "participant",
+                             .jid = ALICE,
+                             .dialect = "muc",
+                             .kind = "post"},
+                            to_row(U_BOB, BOB, "classic"),
+                            to_row(U_CAROL, CAROL, "muc")};
+    seam_answer_room_rows(s, rows, 3);
+    seam_expect_sent(s, "<presence from=\"" ROOM_JID "/" U_ALICE_NODE "\" to=\"" BOB "\""
+                        " type=\"unavailable\">" POST_INFO "</presence>");
+    seam_expect_sent(s, "<presence from=\"" ROOM_JID "/Alice\" to=\"" CAROL "\""
+                        " type=\"unavailable\"><x xmlns=\"" NS_MUC_USER "\">" ITEM_NONE
+                        "</x>" POST_INFO "</presence>");
+    /* the standard leaver gets its own unavailable presence */
+    seam_expect_sent(s, "<presence from=\"" ROOM_JID "/Alice\" to=\"" ALICE "\""
+                        " type=\"unavailable\"><x xmlns=\"" NS_MUC_USER "\">" ITEM_NONE
+                        "<status code=\"110\"/></x>" POST_INFO "</presence>");
+    seam_expect_nothing_sent(s);
+}
+
+/* A delivery error from an occupant removes it, without an answer to anyone but the others. */
+static void test_bounce_removes_the_occupant(void **state)
+{
+    seam *s = *state;
+    seam_feed_xml(s, "<message from='" BOB "' to='" ROOM_JID "' type='error' id='e1'>"
+                     "<error type='cancel'><service-unavailable xmlns='" NS_STANZAS "'/></error>"
+                     "</message>");
+    expect_room_statement(s, "room_leave", SEAM_LIST(ROOM, BOB));
+    seam_room_row rows[] = {{.what = "status",
+                             .status = "left",
+                             .user_id = U_BOB,
+                             .name = "Bob",
+                             .photo_version = "1",
+                             .nick = "Bob",
+                             .role = "nonmember",
+                             .old_role = "participant",
+                             .res_old_role = "participant",
+                             .jid = BOB,
+                             .dialect = "classic",
+                             .kind = "post"},
+                            to_row(U_CAROL, CAROL, "muc")};
+    seam_answer_room_rows(s, rows, 2);
+    seam_expect_sent(s, "<presence from=\"" ROOM_JID "/Bob\" to=\"" CAROL "\""
+                        " type=\"unavailable\"><x xmlns=\"" NS_MUC_USER "\">" ITEM_NONE
+                        "</x>" POST_INFO "</presence>");
+    seam_expect_nothing_sent(s);
+}
+
+static void test_bounce_that_is_not_a_delivery_failure_is_dropped(void **state)
+{
+    seam *s = *state;
+    seam_feed_xml(s, "<message from='" BOB "' to='" ROOM_JID "' type='error' id='e2'>"
+                     "<error type='modify'><bad-request xmlns='" NS_STANZAS "'/></error>"
+                     "</message>");
+    seam_expect_no_query(s);
+    seam_expect_nothing_sent(s);
+    assert_int_equal(hippo_metrics_get(&seam_hippod(s)->metrics.drops, "room-error-received"), 1);
+}
+
+/* ---- room IQs */
+
+/* The original details IQ: members and backlog as classic stanzas, then the result as the end
+ * marker, carrying the group's objects. */
+static void test_group_room_details(void **state)
+{
+    seam *s = *state;
+    seam_feed_xml(s, "<iq from='" ALICE "' to='" ROOM_JID "' type='get' id='rd1'>"
+                     "<details xmlns='" NS_ROOMS "'/></iq>");
+    expect_room_statement(s, "room_details", SEAM_LIST(ROOM, ALICE, "-1"));
+    seam_room_row rows[] = {{.what = "status",
+                             .status = "ok",
+                             .user_id = U_ALICE,
+                             .name = "Alice",
+                             .photo_version = "3",
+                             .kind = "group",
+                             .title = "Hackers",
+                             .room_photo_version = "2"},
+                            bob_member,
+                            bob_said_earlier};
+    seam_answer_room_rows(s, rows, 3);
+    seam_expect_sent(s, "<presence from=\"" ROOM_JID "/" U_BOB_NODE "\" to=\"" ALICE "\">"
+                        "<x xmlns=\"" NS_MUC_USER "\">" BOB_INFO "</x>" GROUP_INFO "</presence>");
+    seam_expect_sent(s, "<message from=\"" ROOM_JID "/" U_BOB_NODE "\" to=\"" ALICE "\">"
+                        "<body>earlier &lt;words&gt;</body>" BOB_MSG_INFO_4 GROUP_INFO
+                        "<x xmlns=\"jabber:x:delay\" from=\"" ROOM_JID "/" U_BOB_NODE "\"/>"
+                        "</message>");
+    seam_expect_sent(s, "<iq from=\"" ROOM_JID "\" id=\"rd1\" to=\"" ALICE "\" type=\"result\">"
+                        "<roomInfo xmlns=\"" NS_ROOMS "\" kind=\"group\" title=\"Hackers\">"
+                        "<objects><group homeUrl=\"/group?who=" ROOM "\" id=\"" ROOM "\""
+                        " name=\"Hackers\" smallPhotoUrl=\"/files/groupshots/60/" ROOM "?v=2\"/>"
+                        "</objects></roomInfo></iq>");
+    seam_expect_nothing_sent(s);
+}
+
+/* XEP-0410 self-ping at the occupant JID of a resource that is not in the room. */
+static void test_self_ping_of_a_non_occupant(void **state)
+{
+    seam *s = *state;
+    seam_feed_xml(s, "<iq from='" ALICE "' to='" ROOM_JID "/Alice' type='get' id='rp1'>"
+                     "<ping xmlns='urn:xmpp:ping'/></iq>");
+    expect_room_statement(s, "room_info", SEAM_LIST(ROOM, ALICE));
+    seam_room_row rows[] = {{.what = "status",
+                             .status = "ok",
+                             .user_id = U_ALICE,
+                             .serial = "2",
+                             .kind = "post",
+                             .title = "A post"}};
+    seam_answer_room_rows(s, rows, 1);
+    seam_expect_sent(s, "<iq from=\"" ROOM_JID "/Alice\" id=\"rp1\" to=\"" ALICE "\""
+                        " type=\"error\"><error type=\"modify\">"
+                        "<not-acceptable xmlns=\"" NS_STANZAS "\"/>"
+                        "<text xmlns=\"" NS_STANZAS "\" xml:lang=\"en\">you are not in this room"
+                        "</text></error></iq>");
+}
+
+/* ---- the database refusing, or failing */
+
+#define JOIN_ERROR(condition, text)                                                                \
+    "<presence from=\"" ROOM_JID "/Alice\" to=\"" ALICE "\" type=\"error\">"                       \
+    "<error type=\"wait\"><" condition " xmlns=\"" NS_STANZAS "\"/>"                               \
+    "<text xmlns=\"" NS_STANZAS "\" xml:lang=\"en\">" text "</text></error>"                       \
+    "<x xmlns=\"" NS_MUC "\"/></presence>"
+#define MUC_JOIN                                                                                   \
+    "<presence from='" ALICE "' to='" ROOM_JID "/Alice'><x xmlns='" NS_MUC "'/></presence>"
+
+static void test_join_refused_by_the_database(void **state)
+{
+    seam *s = *state;
+    seam_db_down(s);
+    seam_feed_xml(s, MUC_JOIN);
+    seam_expect_no_query(s);
+    seam_expect_sent(s,
+                     JOIN_ERROR("internal-server-error", "database unavailable, try again later"));
+    seam_db_overloaded(s);
+    seam_feed_xml(s, MUC_JOIN);
+    seam_expect_sent(s, JOIN_ERROR("resource-constraint", "database overloaded, try again later"));
+    /* nobody waits for the answer to a leave: a refused one is only logged */
+    seam_feed_xml(s, "<presence from='" ALICE "' to='" ROOM_JID "/Alice' type='unavailable'/>");
+    seam_expect_nothing_sent(s);
+    seam_expect_no_query(s);
+}
+
+static void test_join_with_failed_statement(void **state)
+{
+    seam *s = *state;
+    seam_feed_xml(s, MUC_JOIN);
+    expect_room_statement(s, "room_join",
+                          SEAM_LIST(ROOM, ALICE, "participant", "muc", "t", "1000", "-1", NULL));
+    seam_answer_error(s, "ERROR:  deadlock detected");
+    seam_expect_sent(s,
+                     JOIN_ERROR("internal-server-error", "database unavailable, try again later"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_stopping_refuses_joins_but_takes_leaves, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_classic_join, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_muc_join_with_history_request, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_join_refused_by_the_room, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_groupchat_message_echoed_to_every_resource, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_classic_sender_outside_the_room_gets_its_echo, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_message_checks_without_database, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_muc_leave, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bounce_removes_the_occupant, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bounce_that_is_not_a_delivery_failure_is_dropped,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_room_details, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_self_ping_of_a_non_occupant, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_join_refused_by_the_database, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_join_with_failed_statement, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
