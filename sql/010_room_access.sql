@@ -216,16 +216,29 @@ $$;
 
 -- 003's room_recipients, delivering only to resources whose user may still be in the room
 -- with that JID: the triggers above remove the others in the same transaction as the
--- change; this covers whatever changed access by another way.
+-- change; this covers whatever changed access by another way. The rule of room_may_stay is
+-- written out inline: as function calls it made this statement 9 times slower.
 CREATE OR REPLACE FUNCTION hippo.room_recipients(room_id text, except_jid text)
 RETURNS SETOF hippo.room_row
 LANGUAGE sql STABLE AS $$
     SELECT 'to', NULL, o.user_id, NULL, NULL::integer, NULL, NULL, NULL, NULL, o.occupant_jid,
            o.dialect, NULL::bigint, NULL::bigint, NULL, NULL, NULL, NULL::integer
-    FROM hippo.room_occupants o JOIN hippo.users u ON u.id = o.user_id
+    FROM hippo.room_occupants o
+    JOIN hippo.users u ON u.id = o.user_id AND u.jid = lower(split_part(o.occupant_jid, '/', 1))
+    LEFT JOIN hippo.posts p ON o.kind = 'post' AND p.id = o.room_id
     WHERE o.room_id = room_recipients.room_id AND o.occupant_jid IS DISTINCT FROM except_jid
-      AND hippo.normalize_jid(o.occupant_jid) = u.jid
-      AND hippo.room_may_stay(o.kind, o.room_id, o.user_id)
+      AND CASE o.kind
+          WHEN 'group' THEN EXISTS (SELECT FROM hippo.group_members m
+                                    WHERE m.group_id = o.room_id AND m.user_id = o.user_id
+                                      AND m.status IN ('ACTIVE', 'FOLLOWER'))
+          ELSE p.to_world OR p.poster_id = o.user_id
+            OR EXISTS (SELECT FROM hippo.post_recipients r
+                       WHERE r.post_id = o.room_id AND r.user_id = o.user_id)
+            OR EXISTS (SELECT FROM hippo.post_recipients r
+                       JOIN hippo.group_members m ON m.group_id = r.group_id
+                       WHERE r.post_id = o.room_id AND m.user_id = o.user_id
+                         AND m.status IN ('ACTIVE', 'FOLLOWER'))
+          END
     ORDER BY o.joined_at, o.occupant_jid
 $$;
 
