@@ -76,6 +76,11 @@ static void send_backlog(hippo_room_op *op, const hippo_room_ref *room, const PG
 {
     int n = PQntuples(res), first = n, count = 0;
     size_t *sizes = op->history.max_chars >= 0 ? malloc((size_t)n * sizeof *sizes) : NULL;
+    if (op->history.max_chars >= 0 && !sizes) { /* the client's limit cannot be kept */
+        hippo_log(&op->d->log, HIPPO_LOG_ERR, "room %s: out of memory: no backlog sent",
+                  op->room_id);
+        return;
+    }
     for (int i = 1; i < n; i++) {
         hippo_room_row row;
         hippo_room_row_read(res, i, &row);
