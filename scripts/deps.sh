@@ -3,7 +3,7 @@
 # exact apt-get line to run. Sourced by scripts/test.sh and scripts/run.sh.
 HIPPO_PACKAGES="libstrophe-dev libpq-dev libssl-dev libevent-dev libxml2-dev libinih-dev \
 libcmocka-dev meson ninja-build pkg-config gcc postgresql prosody ejabberd python3-slixmpp \
-libxml2-utils"
+libxml2-utils clang libclang-rt-14-dev"
 
 hippo_missing_packages() {
     missing=""

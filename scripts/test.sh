@@ -1,8 +1,8 @@
 #!/bin/sh
 # The whole test suite: installs what is missing, builds hippod twice (a release build with
 # warnings as errors, and an AddressSanitizer + UndefinedBehaviorSanitizer build), runs the
-# unit and integration tests (real PostgreSQL, Prosody and ejabberd on loopback) in both, and
-# ends with one line "N passed, N failed".
+# unit and integration tests (real PostgreSQL, Prosody and ejabberd on loopback) in both, runs
+# every fuzz target briefly, and ends with one line "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
@@ -31,6 +31,8 @@ for variant in build build-asan; do
     fi
     meson test -C "$variant" --print-errorlogs --num-processes 2 || status=1
 done
+# every libFuzzer target for 20 s under ASan+UBSan (docs/reliability.md, "Fuzzing")
+sh scripts/fuzz.sh 20 || status=1
 /usr/bin/python3 scripts/test-summary.py build/meson-logs/testlog.json \
-    build-asan/meson-logs/testlog.json || status=1
+    build-asan/meson-logs/testlog.json build-fuzz/fuzz-testlog.json || status=1
 exit $status

@@ -128,6 +128,15 @@ static shown show(const char *v)
     return out;
 }
 
+/* A conninfo keyword libpq quotes back or a secret_file name may hold any byte: the message
+ * stays one log line (no terminal escapes either) with '?' for each control byte. */
+static void replace_controls(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            *s = '?';
+}
+
 /* Records the first error only: "FILE:LINE: [section] key: reason" (line 0 = no line). */
 __attribute__((format(printf, 5, 6))) static int fail(parser *p, int line, const char *section,
                                                       const char *key, const char *fmt, ...)
@@ -152,6 +161,7 @@ __attribute__((format(printf, 5, 6))) static int fail(parser *p, int line, const
     else if (key)
         snprintf(what, sizeof what, "%s: ", show(key).s);
     snprintf(p->err, p->errlen, "%s%s: %s%s", p->path, where, what, reason);
+    replace_controls(p->err);
     return -1;
 }
 

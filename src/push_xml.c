@@ -123,7 +123,9 @@ static int fill_index(hippo_push_posts *ix)
             xmpp_stanza_t *live = xmpp_stanza_get_next(c);
             while (live && !xmpp_stanza_is_tag(live))
                 live = xmpp_stanza_get_next(live);
-            if (!live || strcmp(xmpp_stanza_get_name(live), "livepost") != 0)
+            const char *live_id = live ? xmpp_stanza_get_id(live) : NULL;
+            if (!live || strcmp(xmpp_stanza_get_name(live), "livepost") != 0 || !live_id ||
+                strcmp(live_id, id) != 0)
                 return -1;
             ix->posts[ix->n_posts++] = (struct post){.id = id, .post = c, .live = live};
         } else if (kind_char(name)) {

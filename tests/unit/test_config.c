@@ -549,6 +549,30 @@ static void test_secret_never_in_messages(void **state)
     RUN_CASES(state, cases);
 }
 
+/* Found by fuzz/fuzz_config.c: libpq quotes an unknown conninfo keyword back verbatim, and a
+ * secret_file name is part of its message, so control bytes (a terminal escape, a line
+ * break) reached the log line. They become '?'. */
+static void test_control_bytes_never_in_messages(void **state)
+{
+    static const bad_case cases[] = {
+        {COMPONENT "[database]\nconninfo = db\x1b"
+                   "ame='x'\n",
+         6, "[database] conninfo: ", "invalid connection option \"db?ame\""},
+        {"[component]\nhost = h\ndomain = d\nsecret_file = a\x1b[31m\x7f\n" DATABASE, 4,
+         "[component] secret_file: ", "/a?[31m? "},
+    };
+    RUN_CASES(state, cases);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[256], err[1024];
+        hippo_config cfg;
+        write_file(*state, "hippod.ini", cases[i].text, path, sizeof path);
+        assert_int_equal(hippo_config_load(path, &cfg, err, sizeof err), -1);
+        for (const char *c = err; *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                fail_msg("control byte 0x%02x in: %s", (unsigned char)*c, err);
+    }
+}
+
 /* ---- [client "NAME"] ---- */
 
 static void test_clients_in_file_order(void **state)
@@ -655,6 +679,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_credential_used_when_no_secret_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret_never_in_messages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_control_bytes_never_in_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clients_in_file_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shipped_example_loads, setup, teardown),

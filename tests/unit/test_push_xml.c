@@ -338,6 +338,19 @@ static void index_rejects_a_post_without_livepost(void **state)
     xmpp_stanza_release(el);
 }
 
+/* A <post> followed by another post's <livepost> is refused too (found by fuzz_push_select). */
+static void index_rejects_a_livepost_of_another_post(void **state)
+{
+    struct fixture *f = *state;
+    xmpp_stanza_t *el = hippo_post_xml_wrapper(f->ctx, "activePostsChanged");
+    add_entities(el);
+    add_post(el, P1, U1, p1_recipients, 3, NULL, 0, false);
+    hippo_livepost_fields other = {.id = P2};
+    assert_int_equal(hippo_post_xml_add_livepost(el, &other), 0);
+    assert_null(hippo_push_posts_index(el));
+    xmpp_stanza_release(el);
+}
+
 /* ------------------------------------------------------------------ the schema's limits */
 
 #define NS "xmlns='http://dumbhippo.com/protocol/post'"
@@ -396,6 +409,7 @@ int main(void)
         cmocka_unit_test(selection_has_entities_once_then_pairs),
         cmocka_unit_test(selection_skips_unknown_and_repeated_posts),
         cmocka_unit_test(index_rejects_a_post_without_livepost),
+        cmocka_unit_test(index_rejects_a_livepost_of_another_post),
         cmocka_unit_test(schema_limits_of_notifications),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

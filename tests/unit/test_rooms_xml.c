@@ -4,8 +4,10 @@
  * stanza shapes of both dialects are checked; and the backlog request parsing
  * (src/room_history.c) is exercised. */
 #include <setjmp.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -416,6 +418,99 @@ static void history_requests_combine_with_the_limit(void **state)
     xmpp_stanza_release(req);
 }
 
+/* docs/protocol-rooms.md "Limits on numbers": a seconds value reaching before the epoch asks
+ * for all history; it used to overflow (seconds * 1000000) and give an empty backlog. */
+static void history_seconds_beyond_now_mean_all_history(void **state)
+{
+    struct fixture *f = *state;
+    const long long now = 1700000000000000LL;
+    hippo_room_history h;
+    xmpp_stanza_t *req = history(f->ctx, "seconds='9223372036854775807'");
+    hippo_room_history_request(req, -1, now, &h);
+    assert_string_equal(h.since, "");
+    xmpp_stanza_release(req);
+
+    req = history(f->ctx, "seconds='99999999999999999999999'"); /* beyond 64 bits */
+    hippo_room_history_request(req, -1, now, &h);
+    assert_string_equal(h.since, "");
+    xmpp_stanza_release(req);
+
+    req = history(f->ctx, "seconds='1700000001'");
+    hippo_room_history_request(req, -1, now, &h);
+    assert_string_equal(h.since, "");
+    xmpp_stanza_release(req);
+
+    req = history(f->ctx, "seconds='1700000000'"); /* exactly back to the epoch */
+    hippo_room_history_request(req, -1, now, &h);
+    assert_string_equal(h.since, "1970-01-01 00:00:00.000000+00");
+    xmpp_stanza_release(req);
+
+    req = history(f->ctx, "seconds='9223372036854775807' since='2023-11-14T22:13:15Z'");
+    hippo_room_history_request(req, -1, now, &h);
+    assert_string_equal(h.since, "2023-11-14 22:13:15.000000+00"); /* since still bounds it */
+    xmpp_stanza_release(req);
+}
+
+static void history_counts_are_clamped(void **state)
+{
+    struct fixture *f = *state;
+    hippo_room_history h;
+    xmpp_stanza_t *req =
+        history(f->ctx, "maxstanzas='99999999999999999999' maxchars='99999999999999999999'");
+    hippo_room_history_request(req, -1, 0, &h);
+    assert_int_equal(h.max_stanzas, INT_MAX);
+    assert_true(h.max_chars == LONG_MAX);
+    hippo_room_history_request(req, 9, 0, &h);
+    assert_int_equal(h.max_stanzas, 9);
+    xmpp_stanza_release(req);
+
+    req = history(f->ctx, "maxstanzas=' +5 ' maxchars='-3' seconds='0x10'"); /* xs:int */
+    hippo_room_history_request(req, -1, 1700000000000000LL, &h);
+    assert_int_equal(h.max_stanzas, 5);
+    assert_true(h.max_chars == -1);
+    assert_string_equal(h.since, "");
+    xmpp_stanza_release(req);
+
+    req = history(f->ctx, "maxstanzas='-99999999999999999999' maxchars=''");
+    hippo_room_history_request(req, 4, 0, &h);
+    assert_int_equal(h.max_stanzas, 4);
+    assert_true(h.max_chars == -1);
+    xmpp_stanza_release(req);
+}
+
+/* XEP-0082 fields have fixed digits: blanks, signs and days a month lacks are not dates
+ * (sscanf used to take " 1", "+1" and "-1", and timegm to move Feb 30 into March). */
+static void datetimes_are_strict(void **state)
+{
+    (void)state;
+    assert_true(hippo_room_parse_datetime("2023-02-29T00:00:00Z") == -1);
+    assert_true(hippo_room_parse_datetime("2023-04-31T00:00:00Z") == -1);
+    assert_true(hippo_room_parse_datetime("2024-02-29T00:00:00Z") == 1709164800000000LL);
+    assert_true(hippo_room_parse_datetime("2023-11- 4T22:13:20Z") == -1);
+    assert_true(hippo_room_parse_datetime("2023-11-+4T22:13:20Z") == -1);
+    assert_true(hippo_room_parse_datetime("+023-11-14T22:13:20Z") == -1);
+    assert_true(hippo_room_parse_datetime("2023-11-14T-1:13:20Z") == -1);
+    assert_true(hippo_room_parse_datetime("2023-11-14T22:13:20+-1:-5") == -1);
+    assert_true(hippo_room_parse_datetime("2023-11-14T22:13:20+ 1: 5") == -1);
+    assert_true(hippo_room_parse_datetime("2023-11-14T22:13:20.Z") == -1);
+    assert_true(hippo_room_parse_datetime("2023-11-14T22:13:20") == -1);
+    assert_true(hippo_room_parse_datetime("2023-11-14T22:13:20+") == -1);
+    assert_true(hippo_room_parse_datetime("12023-11-14T22:13:20Z") == -1);
+    assert_true(hippo_room_parse_datetime("9999-12-31T23:59:59.9999999Z") == 253402300799999999LL);
+    assert_true(hippo_room_parse_datetime("0000-01-01T00:00:00Z") == -62167219200000000LL);
+    assert_true(hippo_room_parse_datetime("2016-12-31T23:59:60Z") == 1483228800000000LL);
+}
+
+/* Sizes are approximate stanza sizes; a huge one must not wrap the running total around. */
+static void maxchars_sum_does_not_wrap(void **state)
+{
+    (void)state;
+    size_t sizes[] = {SIZE_MAX, 10};
+    assert_int_equal(hippo_room_history_skip(sizes, 2, 100), 1);
+    size_t big[] = {(size_t)LONG_MAX, 1};
+    assert_int_equal(hippo_room_history_skip(big, 2, LONG_MAX), 1);
+}
+
 static void maxchars_cuts_the_oldest(void **state)
 {
     (void)state;
@@ -443,6 +538,10 @@ int main(void)
         cmocka_unit_test(datetimes_parse),
         cmocka_unit_test(history_requests_combine_with_the_limit),
         cmocka_unit_test(maxchars_cuts_the_oldest),
+        cmocka_unit_test(history_seconds_beyond_now_mean_all_history),
+        cmocka_unit_test(history_counts_are_clamped),
+        cmocka_unit_test(datetimes_are_strict),
+        cmocka_unit_test(maxchars_sum_does_not_wrap),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
