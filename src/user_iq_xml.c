@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "post_xml.h"
 #include "stanza.h"
 
 /* ---- shared helpers ---------------------------------------------------------------- */
@@ -78,10 +79,24 @@ static xmpp_stanza_t *new_element(xmpp_ctx_t *ctx, const char *name, const char 
     return el;
 }
 
-/* Sets attribute NAME to VALUE; true on success. */
+/* Sets attribute NAME to VALUE cleaned for XML; true on success. Values come from the
+ * database (names, prefs) and may hold bytes XML does not allow: sent as they are, they
+ * would make the server close the component's stream, for every user. */
 static bool set_attr(xmpp_stanza_t *el, const char *name, const char *value)
 {
-    return xmpp_stanza_set_attribute(el, name, value) == XMPP_EOK;
+    char *clean = hippo_post_xml_clean_text(value);
+    bool ok = clean && xmpp_stanza_set_attribute(el, name, clean) == XMPP_EOK;
+    free(clean);
+    return ok;
+}
+
+/* Adds TEXT cleaned for XML (as set_attr) as a text child; 0, or -1 when out of memory. */
+static int add_clean_text(xmpp_stanza_t *el, const char *text)
+{
+    char *clean = hippo_post_xml_clean_text(text);
+    int rc = clean ? hippo_stanza_add_text(el, clean) : -1;
+    free(clean);
+    return rc;
 }
 
 /* Appends <NAME>TEXT</NAME> (no namespace of its own: it inherits the parent's). */
@@ -90,7 +105,7 @@ static int add_text_child(xmpp_stanza_t *parent, const char *name, const char *t
     xmpp_stanza_t *child = hippo_stanza_add_element(parent, name, NULL);
     if (!child)
         return -1;
-    return *text ? hippo_stanza_add_text(child, text) : 0;
+    return *text ? add_clean_text(child, text) : 0;
 }
 
 /* ---- clientInfo -------------------------------------------------------------------- */
@@ -150,7 +165,7 @@ int hippo_prefs_add(xmpp_stanza_t *prefs, const char *key, const char *value)
     xmpp_stanza_t *prop = hippo_stanza_add_element(prefs, "prop", NULL);
     if (!prop || !set_attr(prop, "key", key))
         return -1;
-    return *value ? hippo_stanza_add_text(prop, value) : 0;
+    return *value ? add_clean_text(prop, value) : 0;
 }
 
 /* ---- myspace ----------------------------------------------------------------------- */

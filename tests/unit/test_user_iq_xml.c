@@ -257,6 +257,27 @@ static void myspace_replies_validate(void **state)
     xmpp_stanza_release(el);
 }
 
+/* Names and prefs come from the database: bytes XML does not allow are replaced, so they
+ * cannot break the stream (found with the test seam). */
+static void database_text_is_cleaned(void **state)
+{
+    fixture *f = *state;
+    xmpp_stanza_t *el = hippo_myspace_info_element(f->ctx, "bad\x01name");
+    assert_string_equal(xmpp_stanza_get_attribute(el, "mySpaceName"), "bad\xef\xbf\xbdname");
+    assert_int_equal(hippo_myspace_info_add_contact(el, "\xff", "1"), 0);
+    xmpp_stanza_t *contact = xmpp_stanza_get_child_by_name(el, "contact");
+    assert_string_equal(xmpp_stanza_get_attribute(contact, "name"), "\xef\xbf\xbd");
+    xmpp_stanza_release(el);
+    el = hippo_prefs_element(f->ctx);
+    assert_int_equal(hippo_prefs_add(el, "k\x02", "v\x1b"), 0);
+    xmpp_stanza_t *prop = xmpp_stanza_get_child_by_name(el, "prop");
+    assert_string_equal(xmpp_stanza_get_attribute(prop, "key"), "k\xef\xbf\xbd");
+    char *text = xmpp_stanza_get_text(prop);
+    assert_string_equal(text, "v\xef\xbf\xbd");
+    xmpp_free(f->ctx, text);
+    xmpp_stanza_release(el);
+}
+
 static void myspace_notifications_validate(void **state)
 {
     fixture *f = *state;
@@ -603,6 +624,7 @@ int main(void)
         cmocka_unit_test(clientinfo_reply_validates),
         cmocka_unit_test(clientinfo_requests),
         cmocka_unit_test(prefs_reply_validates),
+        cmocka_unit_test(database_text_is_cleaned),
         cmocka_unit_test(myspace_replies_validate),
         cmocka_unit_test(myspace_notifications_validate),
         cmocka_unit_test(myspace_requests),
