@@ -33,19 +33,15 @@ CREATE TABLE hippo.room_departures (
 COMMENT ON TABLE hippo.room_departures IS
     'Occupants removed because they lost access (revoked) or their account changed (kicked)';
 
--- Whether USER_ID may be in the room: for a post whoever may see it, for a group its
--- ACTIVE and FOLLOWER members. Unlike room_may_enter, a deleted room gives false.
+-- Whether USER_ID may be in the room: room_may_enter, except that a deleted post gives
+-- false instead of raising.
 CREATE FUNCTION hippo.room_may_stay(kind text, room_id text, user_id text) RETURNS boolean
 LANGUAGE plpgsql STABLE AS $$
-#variable_conflict use_column
 BEGIN
-    RETURN CASE room_may_stay.kind
-        WHEN 'post' THEN hippo.post_visible(room_may_stay.room_id, room_may_stay.user_id)
-        WHEN 'group' THEN EXISTS (SELECT FROM hippo.group_members m
-                                  WHERE m.group_id = room_may_stay.room_id
-                                    AND m.user_id = room_may_stay.user_id
-                                    AND m.status IN ('ACTIVE', 'FOLLOWER'))
-        ELSE false END;
+    IF kind = 'post' THEN
+        RETURN hippo.post_visible(room_id, user_id);
+    END IF;
+    RETURN hippo.room_may_enter(kind, room_id, user_id);
 END
 $$;
 
