@@ -11,8 +11,9 @@ PostgreSQL, Prosody and hippod on free loopback ports, stopped by pid at the end
 The load: four clients, two of the classic dialect (alice, carol) and two of the standard
 MUC dialect (bob, dave), each in every room (--rooms, default 3: post rooms and one group
 room), send messages with unique bodies (`LOGIN-N`) continuously (--rate per client) or,
-for sigterm, in bursts (--burst per client, without pause). Every stanza they receive is
-recorded: a live room message with `messageInfo` is *acknowledged* (room, serial, body).
+for sigterm, in bursts (--burst messages per client at --burst-rate). Every stanza they
+receive is recorded: a live room message with `messageInfo` is *acknowledged* (room,
+serial, body).
 
 After the cycles, the load stops and, when everything is quiet, the checks run:
 
@@ -25,12 +26,15 @@ After the cycles, the load stops and, when everything is quiet, the checks run:
   order, or misses an acknowledged one;
 - order: a client received a room's live messages out of serial order;
 - redelivered: a client received the same live message twice;
-- stalled: no message was acknowledged within --recover-timeout after a recovery;
+- stalled, unhealthy, rejoin: after a fault, no message acknowledged within
+  --recover-timeout, /healthz not 200, or a client not back in its rooms;
 - campaign checks: unserved (prosody: a ping to the component domain is not answered after
   the restart), rc (sigterm: hippod did not exit 0), unechoed (sigterm: a message committed
   during a cycle was not echoed to every occupant), shutting-down (sigterm: hippod logged
   "shutting down"), final-rc (hippod did not exit 0 on the final SIGTERM), sanitizer (an
-  ASan/UBSan/LSan report in hippod's log).
+  ASan/UBSan/LSan report in hippod's log);
+- soak: iq-error, iq-lost (an IQ answered with a non-wait error, or not in 30 s),
+  fd-growth (--max-fd-growth), rss-growth (only with --max-rss-slope), died.
 
 Each run prints progress to stderr and one line `RESULT <campaign> ...` to stdout, and exits
 1 on any violation (listing the first examples of each), 2 on a setup error.
@@ -61,8 +65,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 import harness  # noqa: E402
-from test_rooms_classic import (NS_MUC, body_of, classic_join, is_delayed,  # noqa: E402
-                                message_info, muc_join, room_of, say)
+from test_rooms_classic import (body_of, classic_join, is_delayed, message_info,  # noqa: E402
+                                muc_join, room_of, say)
 
 COMPONENT = harness.COMPONENT_DOMAIN
 DOMAIN = harness.DOMAIN
@@ -1062,7 +1066,8 @@ def run_soak(opts):
         rig.load_on.set()
         pid = rig.hippod.pid
         samples = []
-        csv_path = opts.csv or os.path.join(os.getcwd(), f"soak-{time.strftime('%Y%m%d-%H%M%S')}.csv")
+        csv_path = opts.csv or os.path.join(os.getcwd(),
+                                            f"soak-{time.strftime('%Y%m%d-%H%M%S')}.csv")
         start = time.monotonic()
         next_sample = start
         next_churn = start + opts.churn if opts.churn > 0 else float("inf")
