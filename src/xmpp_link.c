@@ -60,6 +60,7 @@ struct hippo_link {
     char reason[256];          /* why the link is down */
     char logged_reason[256];   /* the last failure logged at warning level */
     const char *forced_reason; /* why we closed the connection ourselves, if we did */
+    int connect_error;         /* the socket's error while connecting, 0 if none */
 };
 
 /*
@@ -158,9 +159,9 @@ static void describe_failure(hippo_link *link, bool was_connecting, int error,
     else if (se)
         snprintf(link->reason, sizeof link->reason, "stream error %s%s%s",
                  stream_error_name(se->type), se->text ? ": " : "", se->text ? se->text : "");
-    else if (error)
+    else if (error || link->connect_error)
         snprintf(link->reason, sizeof link->reason, "%s:%d: %s", link->opts.host, link->opts.port,
-                 strerror(error));
+                 strerror(error ? error : link->connect_error));
     else if (was_connecting)
         snprintf(link->reason, sizeof link->reason,
                  "%s:%d closed the connection during the handshake (wrong domain or secret?)",
@@ -208,9 +209,23 @@ static void pump(hippo_link *link)
     update_io(link);
 }
 
+/* libstrophe 0.12 reports a failed TCP connect with error 0, which would read as a rejected
+ * handshake; so the link takes the socket's error first. Reading SO_ERROR clears it, but the
+ * socket stays unconnected and libstrophe still fails the attempt. */
+static void note_connect_error(hippo_link *link)
+{
+    if (link->state != LINK_CONNECTING || link->fd < 0 || link->connect_error)
+        return;
+    int error = 0;
+    socklen_t len = sizeof error;
+    if (getsockopt(link->fd, SOL_SOCKET, SO_ERROR, &error, &len) == 0)
+        link->connect_error = error;
+}
+
 static void on_io(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
+    note_connect_error(arg);
     pump(arg);
 }
 
@@ -263,6 +278,7 @@ static void connect_now(hippo_link *link)
     xmpp_conn_set_pass(link->conn, link->opts.secret);
     if (link->attempts++ > 0)
         hippo_metrics_count(&link->metrics->reconnects, "xmpp");
+    link->connect_error = 0;
     sockopt_slot.fd = -1;
     int rc = xmpp_connect_component(link->conn, link->opts.host, (unsigned short)link->opts.port,
                                     on_conn_event, link);
