@@ -23,7 +23,21 @@ def arg_parser(doc, build_help):
                                 epilog=doc.split("\n\n", 1)[1])
     p.add_argument("--build", default=os.path.join(REPO, "build"),
                    help=f"meson build dir with {build_help} (%(default)s)")
+    p.add_argument("--unsafe-fast-db", action="store_true",
+                   help="PostgreSQL on tmpfs with fsync, full_page_writes and "
+                        "synchronous_commit off (NOT durable; default: on disk, all on)")
     return p
+
+
+def db_mode(a):
+    """The label of A's PostgreSQL settings, printed with every figure."""
+    return "UNSAFE fast db (tmpfs, fsync off)" if a.unsafe_fast_db else \
+        "durable db (disk, fsync on, synchronous_commit on)"
+
+
+def postgres(stack, a):
+    """STACK's PostgreSQL as A asks: durable (on disk, flushed) unless --unsafe-fast-db."""
+    return stack.postgres(durable=not a.unsafe_fast_db)
 
 
 def harness_module(a):
@@ -40,6 +54,7 @@ def harness_module(a):
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
     import harness  # noqa: E402 - needs the environment set above
+    print(f"PostgreSQL: {db_mode(a)}", flush=True)
     return harness
 
 

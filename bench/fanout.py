@@ -133,7 +133,7 @@ def measure(a, harness):
     extra = (f'VirtualHost "{DOMAIN}"\n    modules_disabled = {{ "s2s"; "offline"; }}\n'
              if a.no_offline else "")
     with harness.Stack("bench-fanout") as stack:
-        pg = stack.postgres()
+        pg = common.postgres(stack, a)
         pro = stack.prosody(extra_config=extra, log_level="warn")
         common.create_accounts(pro, "prosody", n + 1)
         h = stack.hippod(server=pro, pg=pg, config={"log": {"level": "debug"}}, start=False)

@@ -161,7 +161,7 @@ def run_driver(a, server, posts_file, args, watches):
 
 def start_stack(harness, stack, kind, a):
     """PostgreSQL, the XMPP server, accounts, data and a running hippod."""
-    pg = stack.postgres()
+    pg = common.postgres(stack, a)
     if kind == "prosody":
         server = stack.prosody(log_level="warn")
         server_watch = ("prosody", server.pid, False)

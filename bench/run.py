@@ -178,7 +178,7 @@ def one_run(a, harness, target, rooms, occupants, rate, warmup, duration):
         if target == "muc":
             args += ["--muc-domain", MUC_DOMAIN]
         else:
-            pg = stack.postgres()
+            pg = common.postgres(stack, a)
             h = stack.hippod(server=pro, pg=pg, config=hippod_config(), start=False)
             t = time.monotonic()
             rooms_file, nicks_file = populate_hippo(stack, pg, rooms, occupants)

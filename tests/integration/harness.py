@@ -406,6 +406,7 @@ class Stack:
         _check_parents_traversable(self.dir)
         self.keep_dir = keep_dir or bool(os.environ.get("HIPPO_KEEP_TMP"))
         self._resources = []
+        self._extra_dirs = []  # outside self.dir, removed with it
         self._counters = {}
         self.closed = False
         with _live_lock:
@@ -438,9 +439,21 @@ class Stack:
 
     free_port = staticmethod(free_port)
 
-    def postgres(self, port=None):
-        """A started PostgreSQL with role and database hippo, on PORT if given and free."""
-        pg = self._add(Postgres(self, self.path(self._name("pg"))))
+    def postgres(self, port=None, durable=False):
+        """A started PostgreSQL with role and database hippo, on PORT if given and free.
+        DURABLE: its data directory on disk (durable_base(), removed with the stack) and
+        fsync, full_page_writes and synchronous_commit on, as an operator runs it; else on
+        the stack's (tmpfs) directory with all three off."""
+        name = self._name("pg")
+        directory = self.path(name)
+        if durable:
+            disk = tempfile.mkdtemp(prefix=f"hippo-{self.name[:24]}-{name}-",
+                                    dir=durable_base())
+            os.chmod(disk, 0o755)
+            _check_parents_traversable(disk)
+            self._extra_dirs.append(disk)
+            directory = os.path.join(disk, name)
+        pg = self._add(Postgres(self, directory, durable))
         pg.start(port)
         return pg
 
@@ -499,10 +512,11 @@ class Stack:
         with _live_lock:
             if self in _live_stacks:
                 _live_stacks.remove(self)
-        if self.keep_dir:
-            print(f"harness: kept {self.dir}", file=sys.stderr)
-        else:
-            shutil.rmtree(self.dir, ignore_errors=True)
+        for d in [self.dir] + self._extra_dirs:
+            if self.keep_dir:
+                print(f"harness: kept {d}", file=sys.stderr)
+            else:
+                shutil.rmtree(d, ignore_errors=True)
         if errors:
             raise AssertionError("stack cleanup problems:\n" + "\n".join(errors))
 
@@ -512,9 +526,24 @@ class Stack:
 _PG_TEMPLATE_VERSION = "1"
 
 
-def _pg_opts(port, sockdir):
-    return (f"-c listen_addresses={'127.0.0.1' if port else ''} -p {port or 5432} -k {sockdir}"
-            " -c fsync=off -c full_page_writes=off -c synchronous_commit=off")
+def _pg_opts(port, sockdir, durable=False):
+    """Tests run PostgreSQL fast (no flush at all); DURABLE is what an operator runs: every
+    commit flushed to disk (PostgreSQL's defaults, set explicitly)."""
+    safety = ("-c fsync=on -c full_page_writes=on -c synchronous_commit=on" if durable
+              else "-c fsync=off -c full_page_writes=off -c synchronous_commit=off")
+    return (f"-c listen_addresses={'127.0.0.1' if port else ''} -p {port or 5432} -k {sockdir} "
+            + safety)
+
+
+def durable_base():
+    """Where durable clusters live: $HIPPO_DURABLE_DIR, else /var/tmp. It must not be a
+    tmpfs (a flush there reaches no disk); raises RuntimeError if it is."""
+    base = os.environ.get("HIPPO_DURABLE_DIR") or "/var/tmp"
+    fstype = run(["stat", "-f", "-c", "%T", base]).stdout.strip()
+    if fstype in ("tmpfs", "ramfs"):
+        raise RuntimeError(f"{base} is a {fstype}: a durable PostgreSQL needs a disk "
+                           "(set HIPPO_DURABLE_DIR)")
+    return base
 
 
 def _pg_build_cluster(data, sockdir):
@@ -577,9 +606,10 @@ class Postgres:
     """A throwaway PostgreSQL 15 cluster on 127.0.0.1 (role hippo/hippo, database hippo;
     superuser postgres/postgres). Auth over TCP is scram, so passwords matter."""
 
-    def __init__(self, stack, directory):
+    def __init__(self, stack, directory, durable=False):
         self.stack = stack
         self.dir = directory
+        self.durable = durable
         self.data = os.path.join(directory, "data")
         self.log_path = os.path.join(directory, "postgres.log")
         self.port = None
@@ -636,7 +666,7 @@ class Postgres:
             elif attempt > 0 or not port or not port_free(port):
                 port = free_port()
             r = self._pg_ctl("-l", self.log_path, "-w", "-t", "60", "-o",
-                             _pg_opts(port, self.dir), "start", check=False)
+                             _pg_opts(port, self.dir, self.durable), "start", check=False)
             if r.returncode == 0:
                 self.port = port
                 return

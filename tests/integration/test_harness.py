@@ -252,6 +252,24 @@ class Lifecycle(unittest.TestCase):
         self.assertEqual(harness.processes_mentioning(d), [])
         self.assertFalse(os.path.exists(d))
 
+    def test_durable_postgres_is_on_disk_with_flushes_on(self):
+        with harness.Stack("durable") as stack:
+            pg = stack.postgres(durable=True)
+            fast = stack.postgres()
+            settings = "SELECT current_setting('fsync'), current_setting('full_page_writes'), " \
+                       "current_setting('synchronous_commit')"
+            self.assertEqual(pg.psql(settings, admin=True), "on|on|on")
+            self.assertEqual(fast.psql(settings, admin=True), "off|off|off")
+            fstype = harness.run(["stat", "-f", "-c", "%T", pg.data]).stdout.strip()
+            self.assertNotIn(fstype, ("tmpfs", "ramfs"))
+            self.assertFalse(pg.data.startswith(stack.dir))
+            pg.psql("CREATE TABLE t (x int); INSERT INTO t VALUES (7)")
+            pg.stop(mode="immediate")
+            pg.start()
+            self.assertEqual(pg.psql("SELECT x FROM t"), "7")
+            disk = os.path.dirname(pg.dir)
+        self.assertFalse(os.path.exists(disk))
+
 
 if __name__ == "__main__":
     harness.main()
