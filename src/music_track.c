@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "pg_array.h"
 #include "stanza.h"
 #include "user_iq_xml.h"
 
@@ -311,7 +312,7 @@ static size_t row_size(const hippo_track *t)
 {
     size_t len = 2;
     for (int k = 0; k < HIPPO_TRACK_N_KEYS; k++)
-        len += 1 + (t->value[k] ? 2 + 2 * strlen(t->value[k]) : 4);
+        len += 1 + (t->value[k] ? hippo_pg_quoted_size(t->value[k]) : 4);
     return len;
 }
 
@@ -327,13 +328,7 @@ static char *put_row(char *p, const hippo_track *t)
             p += 4;
             continue;
         }
-        *p++ = '"';
-        for (; *v; v++) {
-            if (*v == '"' || *v == '\\')
-                *p++ = '\\';
-            *p++ = *v;
-        }
-        *p++ = '"';
+        p = hippo_pg_put_quoted(p, v);
     }
     *p++ = '}';
     return p;
