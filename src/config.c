@@ -25,8 +25,6 @@ enum {
     SHOWN_MAX = 48,       /* longest value quoted back in a message */
 };
 
-#define CREDENTIAL_NAME "hippod-secret"
-
 enum section_id { SEC_COMPONENT, SEC_DATABASE, SEC_HTTP, SEC_LOG, SEC_ROOMS, SEC_PUSH, SEC_N };
 
 static const char *const section_names[SEC_N] = {"component", "database", "http",
@@ -93,6 +91,7 @@ typedef struct client_lines {
 /* Parse state, shared by the line reader and the key handler. Line numbers are 0 = unset. */
 typedef struct parser {
     const char *path;
+    enum hippo_config_mode mode;
     hippo_config *cfg;
     char *err;
     size_t errlen;
@@ -790,7 +789,8 @@ static int check_clients(parser *p)
 static int check_required(parser *p)
 {
     for (size_t i = 0; i < N_KEYS; i++) {
-        if (keys[i].required && !p->key_line[i])
+        bool needed = p->mode != HIPPO_CONFIG_DATABASE || keys[i].section == SEC_DATABASE;
+        if (keys[i].required && needed && !p->key_line[i])
             return fail(p, p->section_line[keys[i].section], section_names[keys[i].section],
                         keys[i].name, "required key missing");
     }
@@ -842,8 +842,8 @@ static int resolve_secret(parser *p)
                     file_last ? "secret_file" : "secret",
                     "secret and secret_file are both set (use one)");
     }
-    if (inline_line)
-        return 0;
+    if (inline_line || p->mode == HIPPO_CONFIG_DATABASE)
+        return 0; /* --migrate needs no secret, and whoever runs it may not be able to read it */
 
     char *path = NULL;
     int rc;
@@ -851,13 +851,16 @@ static int resolve_secret(parser *p)
     if (file_line) {
         path = secret_path(p, creds);
         rc = path ? load_secret(p, path, file_line, "secret_file") : fail_oom(p);
-    } else if (creds && (path = path_join(creds, strlen(creds), CREDENTIAL_NAME)) &&
+    } else if (creds && (path = path_join(creds, strlen(creds), HIPPO_SECRET_CREDENTIAL)) &&
                stat(path, &st) == 0) {
         rc = load_secret(p, path, header, "secret");
+    } else if (!creds && p->mode == HIPPO_CONFIG_CHECK) {
+        p->cfg->secret_from_credential = true; /* only systemd can show whether it is there */
+        rc = 0;
     } else {
         rc = fail(p, header, "component", "secret",
                   "required key missing (set secret or secret_file, or pass the credential "
-                  "\"" CREDENTIAL_NAME "\" with LoadCredential=)");
+                  "\"" HIPPO_SECRET_CREDENTIAL "\" with LoadCredential=)");
     }
     free(path);
     return rc;
@@ -906,10 +909,16 @@ static int parse_file(parser *p)
 
 int hippo_config_load(const char *path, hippo_config *out, char *err, size_t errlen)
 {
+    return hippo_config_load_for(path, HIPPO_CONFIG_RUN, out, err, errlen);
+}
+
+int hippo_config_load_for(const char *path, enum hippo_config_mode mode, hippo_config *out,
+                          char *err, size_t errlen)
+{
     memset(out, 0, sizeof *out);
     if (err && errlen)
         err[0] = '\0';
-    parser p = {.path = path, .cfg = out, .err = err, .errlen = errlen};
+    parser p = {.path = path, .mode = mode, .cfg = out, .err = err, .errlen = errlen};
     int rc = set_defaults(&p, path);
     rc = rc ? rc : parse_file(&p);
     rc = rc ? rc : check_required(&p);

@@ -10,6 +10,20 @@
 /* Exit status for a bad configuration (sysexits.h EX_CONFIG). */
 #define HIPPO_EXIT_CONFIG 78
 
+/* The systemd credential (LoadCredential=NAME:FILE) that holds the component secret when the
+ * file sets neither secret nor secret_file. */
+#define HIPPO_SECRET_CREDENTIAL "hippod-secret"
+
+/* What the caller is about to do with the file. Every mode rejects unknown keys and bad
+ * values; they differ only in what must be present. */
+enum hippo_config_mode {
+    HIPPO_CONFIG_RUN,      /* a start or a reload: everything, the secret read */
+    HIPPO_CONFIG_CHECK,    /* --check-config: as RUN, except that outside the service (no
+                              $CREDENTIALS_DIRECTORY) a secret left to the credential is
+                              accepted unread, since only systemd can provide it */
+    HIPPO_CONFIG_DATABASE, /* --migrate: only [database] is required; no secret is read */
+};
+
 typedef struct hippo_client_platform {
     char *platform; /* section name: [client "windows"] -> "windows" */
     char *minimum;
@@ -28,6 +42,8 @@ typedef struct hippo_config {
     int reconnect_min_ms;   /* first retry delay, default 250 */
     int reconnect_max_ms;   /* backoff cap, default 30000 */
     int stop_timeout_ms;    /* a graceful stop waits this long for work in flight; 5000 */
+    /* CHECK mode only: the secret is left to HIPPO_SECRET_CREDENTIAL and was not read */
+    bool secret_from_credential;
 
     /* [database] */
     char *database_conninfo;   /* libpq conninfo; may hold a password: never logged */
@@ -64,6 +80,12 @@ typedef struct hippo_config {
  * hippo_config_free().
  */
 int hippo_config_load(const char *path, hippo_config *out, char *err, size_t errlen);
+
+/* hippo_config_load() for MODE (hippo_config_load() is MODE HIPPO_CONFIG_RUN). In the other
+ * modes component_secret may be NULL. */
+int hippo_config_load_for(const char *path, enum hippo_config_mode mode, hippo_config *out,
+                          char *err, size_t errlen);
+
 void hippo_config_free(hippo_config *cfg);
 
 /* Returns the [client "PLATFORM"] entry or NULL. The pointer lives as long as CFG. */

@@ -19,7 +19,8 @@ static void usage(FILE *out)
                  "\n"
                  "  -c, --config FILE   configuration file (ini); required\n"
                  "      --check-config  validate the configuration and exit (0, or 78)\n"
-                 "      --migrate       apply pending database migrations and exit\n"
+                 "      --migrate       apply pending database migrations and exit (needs\n"
+                 "                      only [database])\n"
                  "  -V, --version       print the version and exit\n"
                  "  -h, --help          print this help and exit\n"
                  "\n"
@@ -42,6 +43,17 @@ static int migrate(const hippo_config *cfg)
         return 1;
     }
     return 0;
+}
+
+/* From a shell, a secret left to systemd's credential cannot be read: say what the service
+ * will need instead of failing, so `--check-config && systemctl reload` works as written. */
+static void report_check(const char *path, const hippo_config *cfg)
+{
+    printf("%s: configuration ok\n", path);
+    if (cfg->secret_from_credential)
+        printf("%s: the component secret is not checked: it is expected from the systemd "
+               "credential \"%s\" (LoadCredential=%s:FILE in the unit)\n",
+               path, HIPPO_SECRET_CREDENTIAL, HIPPO_SECRET_CREDENTIAL);
 }
 
 static int run(const char *path, hippo_config *cfg)
@@ -93,15 +105,18 @@ int main(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
+    enum hippo_config_mode mode = check        ? HIPPO_CONFIG_CHECK
+                                  : do_migrate ? HIPPO_CONFIG_DATABASE
+                                               : HIPPO_CONFIG_RUN;
     hippo_config cfg;
     char err[1024];
-    if (hippo_config_load(path, &cfg, err, sizeof err) < 0) {
+    if (hippo_config_load_for(path, mode, &cfg, err, sizeof err) < 0) {
         fprintf(stderr, "hippod: %s\n", err);
         return HIPPO_EXIT_CONFIG;
     }
     int status = 0;
     if (check)
-        printf("%s: configuration ok\n", path);
+        report_check(path, &cfg);
     else if (do_migrate)
         status = migrate(&cfg);
     else

@@ -97,8 +97,60 @@ class ConfigCliTest(unittest.TestCase):
         text = COMPONENT.replace(f"secret = {SECRET}\n", "") + DATABASE
         proc = self.check(text, env_extra={"CREDENTIALS_DIRECTORY": creds})
         self.assertEqual(proc.returncode, 0, proc.stderr)
-        # the same file without the credential has no secret at all
-        self.assert_config_error(text, 1, "[component] secret: ", "required key missing")
+        self.assertNotIn("not checked", proc.stdout)
+        # inside the service ($CREDENTIALS_DIRECTORY set) a missing credential is an error
+        os.unlink(os.path.join(creds, "hippod-secret"))
+        proc = self.check(text, env_extra={"CREDENTIALS_DIRECTORY": creds})
+        self.assertEqual(proc.returncode, EX_CONFIG, proc.stderr)
+        self.assertIn('[component] secret: required key missing', proc.stderr)
+        self.assertIn('"hippod-secret" with LoadCredential=', proc.stderr)
+
+    def test_check_config_from_a_shell_leaves_the_secret_to_the_credential(self):
+        # `hippod -c FILE --check-config && systemctl reload hippod` from a shell: the secret
+        # is a systemd credential that only the service gets, so it is named, not demanded
+        text = COMPONENT.replace(f"secret = {SECRET}\n", "") + DATABASE
+        proc = self.check(text)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertIn("configuration ok", proc.stdout)
+        self.assertRegex(proc.stdout, r'expected from the systemd credential "hippod-secret" '
+                         r'\(LoadCredential=hippod-secret:')
+        # the rest of the file is still checked
+        self.assert_config_error(text.replace("domain = rooms.example.test\n", ""), 1,
+                                 "[component] domain: ", "required key missing")
+
+    def test_start_without_any_secret_is_a_config_error(self):
+        text = COMPONENT.replace(f"secret = {SECRET}\n", "") + DATABASE
+        proc = self.hippod("-c", self.write("hippod.ini", text))
+        self.assertEqual(proc.returncode, EX_CONFIG, proc.stderr)
+        self.assertIn("[component] secret: required key missing", proc.stderr)
+
+    # ---- --migrate needs only [database] ----
+
+    def migrate(self, text):
+        return self.hippod("-c", self.write("hippod.ini", text), "--migrate")
+
+    def assert_reached_the_database(self, proc):
+        """Exit 1 "cannot connect" (DATABASE points nowhere): the file itself was accepted."""
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("hippod: cannot connect to the database", proc.stderr)
+
+    def test_migrate_with_only_a_database_section(self):
+        self.assert_reached_the_database(self.migrate(DATABASE))
+
+    def test_migrate_without_the_component_secret(self):
+        text = COMPONENT.replace(f"secret = {SECRET}\n", "") + DATABASE
+        self.assert_reached_the_database(self.migrate(text))
+        # an unreadable secret_file does not matter either
+        self.assert_reached_the_database(self.migrate(
+            text.replace("[database]", "secret_file = /nonexistent/secret\n[database]")))
+
+    def test_migrate_still_validates_the_file(self):
+        proc = self.migrate(COMPONENT)
+        self.assertEqual(proc.returncode, EX_CONFIG, proc.stderr)
+        self.assertIn("[database] conninfo: required key missing", proc.stderr)
+        proc = self.migrate(DATABASE + "[component]\nport = 0\n")
+        self.assertEqual(proc.returncode, EX_CONFIG, proc.stderr)
+        self.assertIn(":4: [component] port: ", proc.stderr)
 
     def test_shipped_example_is_valid(self):
         example = os.path.join(SRCDIR, "contrib", "hippod.ini.example")
