@@ -21,6 +21,7 @@
 #include "fakes.h"
 #include "hippod.h"
 #include "push.h"
+#include "rooms.h"
 #include "router.h"
 #include "user_cache.h"
 
@@ -106,7 +107,8 @@ static void create(hippod *d)
     d->db = hippo_db_new(d->base, &dbo, &d->log, &d->metrics);
     d->push = d->base ? hippo_push_new(d) : NULL;
     d->users = hippo_user_cache_new(64);
-    if (!d->base || !d->link || !d->db || !d->push || !d->users)
+    d->rooms = hippo_rooms_new(1);
+    if (!d->base || !d->link || !d->db || !d->push || !d->users || !d->rooms)
         abort();
     hippod_prepare_statements(d->db);
     hippo_db_start(d->db);
@@ -119,6 +121,7 @@ static void destroy(hippod *d)
     hippo_push_free(d->push);
     hippo_link_free(d->link);
     hippo_user_cache_free(d->users);
+    hippo_rooms_free(d->rooms);
     event_base_free(d->base);
     hippo_metrics_free(&d->metrics);
 }

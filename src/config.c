@@ -74,6 +74,7 @@ static const key_def keys[] = {
     {SEC_ROOMS, "message_burst", K_INT, FIELD(rooms_message_burst), 1, INT_MAX, false},
     {SEC_ROOMS, "max_history", K_INT, FIELD(rooms_max_history), -1, INT_MAX, false},
     {SEC_ROOMS, "max_occupants", K_INT, FIELD(rooms_max_occupants), 1, INT_MAX, false},
+    {SEC_ROOMS, "batch_max", K_INT, FIELD(rooms_batch_max), 1, 4096, false},
     {SEC_PUSH, "live_post_interval_ms", K_INT, FIELD(push_live_post_interval_ms), 0, 3600000,
      false},
 };
@@ -882,6 +883,7 @@ static int set_defaults(parser *p, const char *path)
     cfg->rooms_message_burst = 30;
     cfg->rooms_max_history = -1;
     cfg->rooms_max_occupants = 1000;
+    cfg->rooms_batch_max = 256;
     cfg->push_live_post_interval_ms = 1000;
     cfg->path = strdup(path);
     cfg->http_address = strdup("127.0.0.1");

@@ -63,6 +63,7 @@ typedef struct hippo_config {
     int rooms_message_burst;          /* default 30 */
     int rooms_max_history;            /* default -1 = all */
     int rooms_max_occupants;          /* default 1000 */
+    int rooms_batch_max;              /* default 256: room messages stored per transaction */
 
     /* [push] */
     int push_live_post_interval_ms; /* livePostChanged per post at most this often; 1000 */

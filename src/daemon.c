@@ -151,6 +151,7 @@ static void apply_live_settings(hippod *d, hippo_config *fresh)
     d->cfg.rooms_message_burst = fresh->rooms_message_burst;
     d->cfg.rooms_max_history = fresh->rooms_max_history;
     d->cfg.rooms_max_occupants = fresh->rooms_max_occupants;
+    d->cfg.rooms_batch_max = fresh->rooms_batch_max;
     d->cfg.push_live_post_interval_ms = fresh->push_live_post_interval_ms;
 }
 
@@ -295,8 +296,9 @@ static int create_parts(hippod *d)
     d->drain = event_new(d->base, -1, EV_PERSIST, on_drain, d);
     d->push = hippo_push_new(d);
     d->users = hippo_user_cache_new(USER_CACHE_MAX);
+    d->rooms = hippo_rooms_new((unsigned)d->cfg.database_connections);
     if (!d->link || !d->db || !d->sig_term || !d->sig_int || !d->sig_hup || !d->tick || !d->drain ||
-        !d->push || !d->users)
+        !d->push || !d->users || !d->rooms)
         return -1;
     hippod_prepare_statements(d->db);
     return 0;
@@ -313,6 +315,7 @@ static void destroy_parts(hippod *d)
     hippo_push_free(d->push);
     hippo_link_free(d->link);
     hippo_user_cache_free(d->users);
+    hippo_rooms_free(d->rooms); /* after the database: its last callbacks empty the queues */
 }
 
 static void start_tick(hippod *d)

@@ -614,10 +614,15 @@ static uint32_t key_hash(const char *key)
     return h;
 }
 
+unsigned hippo_db_home(const hippo_db *db, const char *key)
+{
+    return key ? key_hash(key) % db->n_conns : 0;
+}
+
 /* KEY's connection, or the next one up after it; NULL when none is up. */
 static struct db_conn *pick(hippo_db *db, const char *key)
 {
-    unsigned home = key ? key_hash(key) % db->n_conns : 0;
+    unsigned home = hippo_db_home(db, key);
     for (unsigned i = 0; i < db->n_conns; i++) {
         struct db_conn *c = &db->conns[(home + i) % db->n_conns];
         if (usable(c))

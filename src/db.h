@@ -72,6 +72,11 @@ int hippo_db_query(hippo_db *db, const char *name, int nparams, const char *cons
 int hippo_db_query_keyed(hippo_db *db, const char *key, const char *name, int nparams,
                          const char *const *params, hippo_db_result_cb cb, void *arg);
 
+/* The index (0 .. connections-1) of KEY's home connection, where hippo_db_query_keyed() sends
+ * KEY's statements while that connection is up: keys with one home share one backend's
+ * order. */
+unsigned hippo_db_home(const hippo_db *db, const char *key);
+
 /* Statements sent and not yet answered, on every connection (setup queries not counted):
  * a graceful stop waits for 0 so that committed work is answered before the link closes. */
 size_t hippo_db_pending(const hippo_db *db);

@@ -16,6 +16,7 @@ typedef struct hippo_db hippo_db;
 typedef struct hippo_http hippo_http;
 typedef struct hippo_push hippo_push;
 typedef struct hippo_user_cache hippo_user_cache;
+typedef struct hippo_rooms hippo_rooms;
 
 typedef struct hippod {
     const char *config_path;
@@ -29,6 +30,7 @@ typedef struct hippod {
     hippo_http *http;
     hippo_push *push;
     hippo_user_cache *users; /* sender JID -> user id (handle_protocol.c) */
+    hippo_rooms *rooms;      /* the rooms' state in memory (rooms.h) */
 
     struct event *sig_term;
     struct event *sig_int;

@@ -236,6 +236,12 @@ static void put_user_lookups(FILE *f, const hippo_metrics *m)
     put_sample(f, name, "source", "database", m->user_lookups_database);
 }
 
+static void put_counter(FILE *f, const char *name, const char *help, uint64_t value)
+{
+    put_header(f, name, "counter", help);
+    fprintf(f, "%s %llu\n", name, (unsigned long long)value);
+}
+
 static void put_gauge(FILE *f, const char *name, const char *help, unsigned value)
 {
     put_header(f, name, "gauge", help);
@@ -258,6 +264,11 @@ static void put_all(FILE *f, const hippo_metrics *m)
                  "Configuration reloads that failed, by reason.", &m->config_errors);
     put_refusals(f, m->db_refused);
     put_user_lookups(f, m);
+    put_counter(f, "hippod_room_batches_total",
+                "Transactions that stored room messages (group commit).", m->room_batches);
+    put_counter(f, "hippod_room_batch_messages_total",
+                "Room messages sent to the database in those transactions.",
+                m->room_batch_messages);
     put_latency(f, m);
     put_gauge(f, "hippod_db_up",
               "1 when the database connection 0 (LISTEN, push outbox) is up, else 0.", m->db_up);

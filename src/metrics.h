@@ -49,6 +49,8 @@ typedef struct hippo_metrics {
     uint64_t db_refused[HIPPO_DB_REFUSAL_COUNT];
     uint64_t user_lookups_cached;   /* protocol IQ senders found in the user cache */
     uint64_t user_lookups_database; /* ... and those asked of the database */
+    uint64_t room_batches;          /* hippo.room_message_batch statements sent */
+    uint64_t room_batch_messages;   /* ... and the messages in them */
     bool db_up;                     /* connection 0: the one LISTEN and the push outbox use */
     unsigned db_connections_up;     /* of the whole pool */
     bool link_up;

@@ -1,11 +1,14 @@
-/* room_op.c - the life of one room request: copy, database statement, rows, errors. */
+/* room_op.c - the life of one room request: copy, database statement (in order, messages
+ * in batches), rows, errors. */
 #include "room_op.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "pg_array.h"
 #include "router.h"
+#include "sdnotify.h"
 #include "stanza.h"
 #include "xmpp_link.h"
 
@@ -75,6 +78,9 @@ void hippo_room_op_free(hippo_room_op *op)
     free(op->from);
     free(op->nick);
     free(op->title);
+    free(op->body);
+    for (int i = 0; i < op->nparams; i++)
+        free(op->params[i]);
     free(op);
 }
 
@@ -105,17 +111,204 @@ void hippo_room_op_error(hippo_room_op *op, const char *type, const char *condit
     hippo_room_op_free(op);
 }
 
-/* Keyed by the room: its statements run in order in one backend, so a room's messages get
- * their serials, and its joins and leaves take effect, in the order they arrived. */
-int hippo_room_op_query(hippo_room_op *op, const char *stmt, int nparams, const char *const *params,
-                        hippo_db_result_cb cb)
+/* The database refused a statement (down, or overloaded): a wait error. */
+static void refuse(hippo_room_op *op)
 {
-    if (hippo_db_query_keyed(op->d->db, op->room_id, stmt, nparams, params, cb, op) == 0)
-        return 0;
     const char *condition, *text;
     hippo_router_db_refusal(op->d, &condition, &text);
     hippo_room_op_error(op, "wait", condition, text);
+}
+
+/* Keyed by the room: its statements run in order in one backend, so a room's messages get
+ * their serials, and its joins and leaves take effect, in the order they arrived. */
+static int send_now(hippo_room_op *op, const char *stmt, int nparams, const char *const *params,
+                    hippo_db_result_cb cb)
+{
+    if (hippo_db_query_keyed(op->d->db, op->room_id, stmt, nparams, params, cb, op) == 0)
+        return 0;
+    refuse(op);
     return -1;
+}
+
+static hippo_room_queue *queue_of(const hippo_room_op *op)
+{
+    hippo_rooms *rooms = op->d->rooms;
+    return &rooms->queues[hippo_db_home(op->d->db, op->room_id) % rooms->n_queues];
+}
+
+/* Queues OP behind the batch in flight, unless that batch or the oldest op queued has waited
+ * longer than [database] max_queue_ms: then the database is not keeping up, and OP gets the
+ * wait error at once (as hippo_db_query_keyed() refuses when its oldest statement is that
+ * old). */
+static int enqueue(hippo_room_queue *q, hippo_room_op *op)
+{
+    uint64_t now = hippo_monotonic_usec();
+    uint64_t max_wait = (uint64_t)op->d->cfg.database_max_queue_ms * 1000;
+    uint64_t oldest = q->batch_in_flight ? q->batch_sent_usec : now;
+    if (q->head && q->head->queued_usec < oldest)
+        oldest = q->head->queued_usec;
+    if (now - oldest > max_wait) {
+        op->d->metrics.db_refused[HIPPO_DB_REFUSED_QUEUE_TIME]++;
+        refuse(op);
+        return -1;
+    }
+    op->queued_usec = now;
+    op->next = NULL;
+    if (q->tail)
+        q->tail->next = op;
+    else
+        q->head = op;
+    q->tail = op;
+    return 0;
+}
+
+static hippo_room_op *dequeue(hippo_room_queue *q)
+{
+    hippo_room_op *op = q->head;
+    q->head = op->next;
+    if (!q->head)
+        q->tail = NULL;
+    op->next = NULL;
+    return op;
+}
+
+int hippo_room_op_query(hippo_room_op *op, const char *stmt, int nparams, const char *const *params,
+                        hippo_db_result_cb cb)
+{
+    hippo_room_queue *q = queue_of(op);
+    if (!q->head) /* nothing waits: after a batch in flight, the pipeline keeps the order */
+        return send_now(op, stmt, nparams, params, cb);
+    if (nparams > HIPPO_ROOM_OP_MAX_PARAMS)
+        abort(); /* a statement of this file's callers: a broken invariant */
+    op->stmt = stmt;
+    op->cb = cb;
+    for (; op->nparams < nparams; op->nparams++) {
+        const char *p = params[op->nparams];
+        op->params[op->nparams] = p ? strdup(p) : NULL;
+        if (p && !op->params[op->nparams]) {
+            hippo_room_op_error(op, "wait", "resource-constraint", "out of memory");
+            return -1;
+        }
+    }
+    return enqueue(q, op);
+}
+
+/* A batch of messages on the wire. */
+struct batch {
+    hippod *d;
+    hippo_room_queue *queue;
+    size_t n;
+    hippo_room_op *ops[];
+};
+
+static void release(hippo_room_queue *q);
+
+static void on_batch_stored(const PGresult *res, const char *error, void *arg)
+{
+    struct batch *b = arg;
+    hippo_room_queue *q = b->queue;
+    q->batch_in_flight = false;
+    b->ops[0]->on_batch(b->ops, b->n, res, error);
+    free(b);
+    release(q);
+}
+
+/* The four text[] literals of hippo.room_message_batch: rooms, senders, bodies, groupchat.
+ * Returns false when out of memory (what was built is in LISTS, NULL-terminated). */
+static bool batch_arrays(const struct batch *b, char *lists[4])
+{
+    const char **items = malloc(4 * b->n * sizeof *items);
+    if (!items)
+        return false;
+    for (size_t i = 0; i < b->n; i++) {
+        const hippo_room_op *op = b->ops[i];
+        items[i] = op->room_id;
+        items[b->n + i] = op->from;
+        items[2 * b->n + i] = op->body;
+        items[3 * b->n + i] = op->groupchat ? "t" : "f";
+    }
+    bool ok = true;
+    for (int k = 0; k < 4; k++)
+        ok = (lists[k] = hippo_pg_text_array(items + (size_t)k * b->n, b->n)) != NULL && ok;
+    free(items);
+    return ok;
+}
+
+/* Sends batch B (freed here when refused, every message answered with the error). */
+static int send_batch(struct batch *b)
+{
+    char *lists[4] = {NULL, NULL, NULL, NULL};
+    int rc = -1;
+    if (batch_arrays(b, lists))
+        rc = hippo_db_query_keyed(b->d->db, b->ops[0]->room_id, "room_message_batch", 4,
+                                  (const char *const *)lists, on_batch_stored, b);
+    for (int k = 0; k < 4; k++)
+        free(lists[k]);
+    if (rc == 0) {
+        b->queue->batch_in_flight = true;
+        b->queue->batch_sent_usec = hippo_monotonic_usec();
+        b->d->metrics.room_batches++;
+        b->d->metrics.room_batch_messages += b->n;
+        return 0;
+    }
+    for (size_t i = 0; i < b->n; i++)
+        refuse(b->ops[i]);
+    free(b);
+    return -1;
+}
+
+/* The messages at the head of Q, up to [rooms] batch_max, as a batch; NULL when out of
+ * memory (they are answered). */
+static struct batch *take_batch(hippod *d, hippo_room_queue *q)
+{
+    size_t n = 0;
+    for (hippo_room_op *op = q->head; op && !op->stmt && n < (size_t)d->cfg.rooms_batch_max;
+         op = op->next)
+        n++;
+    struct batch *b = malloc(sizeof *b + n * sizeof b->ops[0]);
+    for (size_t i = 0; i < n; i++) {
+        hippo_room_op *op = dequeue(q);
+        if (b)
+            b->ops[i] = op;
+        else
+            hippo_room_op_error(op, "wait", "resource-constraint", "out of memory");
+    }
+    if (b)
+        *b = (struct batch){.d = d, .queue = q, .n = n};
+    return b;
+}
+
+/* After a batch: sends what waited, in order, up to and including the next batch; the
+ * statements after that batch go too (the pipeline keeps their order), the messages after
+ * it wait for it. */
+static void release(hippo_room_queue *q)
+{
+    while (q->head && (!q->batch_in_flight || q->head->stmt)) {
+        hippo_room_op *head = q->head;
+        if (head->stmt) {
+            hippo_room_op *op = dequeue(q);
+            send_now(op, op->stmt, op->nparams, (const char *const *)op->params, op->cb);
+            continue;
+        }
+        struct batch *b = take_batch(head->d, q);
+        if (b)
+            send_batch(b);
+    }
+}
+
+int hippo_room_op_message(hippo_room_op *op)
+{
+    hippo_room_queue *q = queue_of(op);
+    if (q->batch_in_flight || q->head)
+        return enqueue(q, op);
+    struct batch *b = malloc(sizeof *b + sizeof b->ops[0]);
+    if (!b) {
+        hippo_room_op_error(op, "wait", "resource-constraint", "out of memory");
+        return -1;
+    }
+    *b = (struct batch){.d = op->d, .queue = q, .n = 1};
+    b->ops[0] = op;
+    return send_batch(b);
 }
 
 bool hippo_room_op_failed(hippo_room_op *op, const PGresult *res, const char *error,
@@ -144,7 +337,6 @@ static const struct refusal refusals[] = {
     {"unknown-room", "cancel", "item-not-found", "no such room", NULL},
     {"forbidden", "auth", "forbidden", "you may not enter this room", NULL},
     {"full", "wait", "resource-constraint", "the room is full", "occupants"},
-    {"rate", "wait", "policy-violation", "too many messages, slow down", "rate"},
     {"not-occupant", "modify", "not-acceptable", "join the room before sending to it", NULL},
 };
 
@@ -172,31 +364,36 @@ static long long int_at(const PGresult *res, int i, int col)
     return PQgetisnull(res, i, col) ? -1 : strtoll(PQgetvalue(res, i, col), NULL, 10);
 }
 
-void hippo_room_row_read(const PGresult *res, int i, hippo_room_row *row)
+void hippo_room_row_read_from(const PGresult *res, int i, int first, hippo_room_row *row)
 {
-    const char *dialect = text_at(res, i, COL_DIALECT);
+    const char *dialect = text_at(res, i, first + COL_DIALECT);
     *row = (hippo_room_row){
-        .what = text_at(res, i, COL_WHAT),
-        .status = text_at(res, i, COL_STATUS),
-        .user = {.id = text_at(res, i, COL_USER_ID),
-                 .name = text_at(res, i, COL_NAME),
-                 .photo_version = (int)int_at(res, i, COL_PHOTO_VERSION),
-                 .nick = text_at(res, i, COL_NICK)},
-        .role = hippo_room_role_parse(text_at(res, i, COL_ROLE)),
-        .old_role = hippo_room_role_parse(text_at(res, i, COL_OLD_ROLE)),
-        .res_old_role = text_at(res, i, COL_RES_OLD_ROLE),
-        .jid = text_at(res, i, COL_JID),
+        .what = text_at(res, i, first + COL_WHAT),
+        .status = text_at(res, i, first + COL_STATUS),
+        .user = {.id = text_at(res, i, first + COL_USER_ID),
+                 .name = text_at(res, i, first + COL_NAME),
+                 .photo_version = (int)int_at(res, i, first + COL_PHOTO_VERSION),
+                 .nick = text_at(res, i, first + COL_NICK)},
+        .role = hippo_room_role_parse(text_at(res, i, first + COL_ROLE)),
+        .old_role = hippo_room_role_parse(text_at(res, i, first + COL_OLD_ROLE)),
+        .res_old_role = text_at(res, i, first + COL_RES_OLD_ROLE),
+        .jid = text_at(res, i, first + COL_JID),
         .dialect =
             dialect && strcmp(dialect, "muc") == 0 ? HIPPO_DIALECT_MUC : HIPPO_DIALECT_CLASSIC,
-        .serial = int_at(res, i, COL_SERIAL),
-        .ts_ms = int_at(res, i, COL_TS_MS),
-        .body = text_at(res, i, COL_BODY),
-        .kind = text_at(res, i, COL_KIND),
-        .title = text_at(res, i, COL_TITLE),
-        .room_photo_version = (int)int_at(res, i, COL_ROOM_PHOTO_VERSION),
+        .serial = int_at(res, i, first + COL_SERIAL),
+        .ts_ms = int_at(res, i, first + COL_TS_MS),
+        .body = text_at(res, i, first + COL_BODY),
+        .kind = text_at(res, i, first + COL_KIND),
+        .title = text_at(res, i, first + COL_TITLE),
+        .room_photo_version = (int)int_at(res, i, first + COL_ROOM_PHOTO_VERSION),
     };
     if (!row->what)
         row->what = "";
+}
+
+void hippo_room_row_read(const PGresult *res, int i, hippo_room_row *row)
+{
+    hippo_room_row_read_from(res, i, 0, row);
 }
 
 void hippo_room_send_to(hippod *d, xmpp_stanza_t *stanza, const char *to)

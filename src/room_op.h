@@ -1,6 +1,12 @@
 /* room_op.h - one room stanza being handled: its own copy of the request, the database
  * statement it runs (one hippo.room_* function: check, change and what to send in one
- * transaction), the rows that come back, and the error answers. Internal to the rooms. */
+ * transaction), the rows that come back, and the error answers. Internal to the rooms.
+ *
+ * Group commit: a room message is stored by hippo.room_message_batch together with the
+ * other messages that arrived while the previous batch was being committed (one transaction,
+ * one WAL flush for all). Behind a batch in flight, every room statement whose rooms share
+ * its database connection waits in a queue, so that each room's statements still run in the
+ * order their stanzas arrived (a message, then its sender's leave). */
 #ifndef HIPPO_ROOM_OP_H
 #define HIPPO_ROOM_OP_H
 
@@ -11,6 +17,7 @@
 #include "db.h"
 #include "guid.h"
 #include "hippod.h"
+#include "rate_limit.h"
 #include "room_types.h"
 
 /* A standard MUC join's <history/> request, already combined with [rooms] max_history. */
@@ -19,6 +26,16 @@ typedef struct hippo_room_history {
     long max_chars;  /* -1: no limit (approximated from the stanza sizes) */
     char since[40];  /* "" or a timestamp PostgreSQL reads ("2024-01-02 03:04:05+00") */
 } hippo_room_history;
+
+/* The most parameters of a room statement (room_join). */
+#define HIPPO_ROOM_OP_MAX_PARAMS 8
+
+struct hippo_room_op;
+/* Called once per batch with its N messages (arrival order) and the result of
+ * hippo.room_message_batch (RES NULL with ERROR when it failed); it answers and frees every
+ * op. */
+typedef void (*hippo_room_batch_cb)(struct hippo_room_op **ops, size_t n, const PGresult *res,
+                                    const char *error);
 
 typedef struct hippo_room_op {
     hippod *d;
@@ -36,7 +53,34 @@ typedef struct hippo_room_op {
     bool nick_change;   /* a standard occupant's presence without <x muc> to another nick */
     int iq_kind;        /* room_iq.c: which IQ this is */
     char *title;        /* room_iq.c: the room's title while the post payload is built */
+
+    /* a message (room_message.c) */
+    char *body; /* malloc'd */
+    bool groupchat;
+    hippo_room_batch_cb on_batch;
+
+    /* while queued behind a batch (room_op.c) */
+    struct hippo_room_op *next;
+    const char *stmt; /* NULL: a message */
+    int nparams;
+    char *params[HIPPO_ROOM_OP_MAX_PARAMS]; /* copies; NULL is SQL NULL */
+    hippo_db_result_cb cb;
+    uint64_t queued_usec;
 } hippo_room_op;
+
+/* The rooms' state in memory (hippod.rooms): the message rate limits, and per database
+ * connection the statements queued behind a batch of messages in flight. */
+typedef struct hippo_room_queue {
+    hippo_room_op *head, *tail;
+    bool batch_in_flight;
+    uint64_t batch_sent_usec; /* monotonic, of the batch in flight */
+} hippo_room_queue;
+
+struct hippo_rooms {
+    hippo_rate_limit *rate;
+    unsigned n_queues;
+    hippo_room_queue *queues;
+};
 
 /* The columns of hippo.room_row (sql/003_rooms.sql). */
 #define HIPPO_ROOM_ROW_COLUMNS 17
@@ -73,10 +117,15 @@ xmpp_ctx_t *hippo_room_op_ctx(const hippo_room_op *op);
 void hippo_room_op_error(hippo_room_op *op, const char *type, const char *condition,
                          const char *text);
 
-/* Runs STMT with PARAMS; CB(res, error, op) later. When the database is down or saturated,
- * answers a wait error itself (logs for silent ops), frees OP and returns -1. */
+/* Runs STMT with PARAMS (at most HIPPO_ROOM_OP_MAX_PARAMS); CB(res, error, op) later. When
+ * the database is down or saturated, answers a wait error itself (logs for silent ops), frees
+ * OP and returns -1. */
 int hippo_room_op_query(hippo_room_op *op, const char *stmt, int nparams, const char *const *params,
                         hippo_db_result_cb cb);
+
+/* Stores the message OP (op->body, op->groupchat, op->on_batch set) in the next batch: at
+ * once when no batch is in flight on its connection, else after it. Refusals as above. */
+int hippo_room_op_message(hippo_room_op *op);
 
 /* For database callbacks: true (and OP answered with a wait error and freed) when the query
  * failed or returned no status row; otherwise fills *STATUS from row 0. */
@@ -88,6 +137,8 @@ bool hippo_room_op_failed(hippo_room_op *op, const PGresult *res, const char *er
 bool hippo_room_op_refused(hippo_room_op *op, const hippo_room_row *status);
 
 void hippo_room_row_read(const PGresult *res, int i, hippo_room_row *row);
+/* The same from a row whose room_row columns start at column FIRST. */
+void hippo_room_row_read_from(const PGresult *res, int i, int first, hippo_room_row *row);
 
 /* Sends STANZA (the caller keeps its reference) to TO. */
 void hippo_room_send_to(hippod *d, xmpp_stanza_t *stanza, const char *to);

@@ -2,13 +2,17 @@
  * room address and goes to its handler (presence, message, iq; errors are bounces).
  *
  * All room state is in PostgreSQL (sql/003_rooms.sql): each handler runs one hippo.room_*
- * function that checks, changes and returns what to send in one transaction, so several
- * hippod processes could serve the same rooms and a restart loses nothing. */
+ * function that checks, changes and returns what to send in one transaction (messages in
+ * batches, sql/011_room_batch.sql), so several hippod processes could serve the same rooms
+ * and a restart loses nothing. In memory are only the message rate limits and the
+ * statements waiting behind a batch (room_op.h). */
 #include "rooms.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "guid.h"
+#include "room_op.h"
 #include "room_handlers.h"
 #include "router.h"
 #include "stanza.h"
@@ -23,13 +27,45 @@ void hippo_rooms_prepare(hippo_db *db)
                                  "$7::integer, $8::timestamptz)",
                      8);
     hippo_db_prepare(db, "room_leave", ROOM_SELECT "room_leave($1, $2)", 2);
-    hippo_db_prepare(db, "room_message",
-                     ROOM_SELECT "room_message($1, $2, $3, $4::double precision, $5::integer, "
-                                 "$6::boolean)",
-                     6);
+    hippo_db_prepare(db, "room_message_batch",
+                     "SELECT b.i, (b.r).* FROM hippo.room_message_batch($1::text[], $2::text[], "
+                     "$3::text[], $4::boolean[]) b",
+                     4);
     hippo_db_prepare(db, "room_details", ROOM_SELECT "room_details($1, $2, $3::integer)", 3);
     hippo_db_prepare(db, "room_info", ROOM_SELECT "room_info($1, $2)", 2);
     hippo_rooms_sweep_prepare(db);
+}
+
+/* Buckets for this many senders at most (rate_limit.h says what happens beyond). */
+#define ROOM_RATE_SENDERS 100000
+
+hippo_rooms *hippo_rooms_new(unsigned connections)
+{
+    hippo_rooms *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->n_queues = connections ? connections : 1;
+    r->queues = calloc(r->n_queues, sizeof *r->queues);
+    r->rate = hippo_rate_limit_new(ROOM_RATE_SENDERS);
+    if (!r->queues || !r->rate) {
+        hippo_rooms_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* Called after the database was freed: its last callbacks have emptied the queues (a queue
+ * holds statements only while a batch is in flight). */
+void hippo_rooms_free(hippo_rooms *r)
+{
+    if (!r)
+        return;
+    for (unsigned i = 0; r->queues && i < r->n_queues; i++)
+        if (r->queues[i].head)
+            abort();
+    free(r->queues);
+    hippo_rate_limit_free(r->rate);
+    free(r);
 }
 
 /* A stanza to a node that is no room's: presence leaves and other non-joins are dropped,

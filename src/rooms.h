@@ -7,6 +7,11 @@
 #include "db.h"
 #include "hippod.h"
 
+/* The rooms' state in memory for a pool of CONNECTIONS database connections. The caller
+ * frees the result with hippo_rooms_free(), after hippo_db_free(); NULL when out of memory. */
+hippo_rooms *hippo_rooms_new(unsigned connections);
+void hippo_rooms_free(hippo_rooms *r);
+
 /* Registers the rooms' prepared statements. */
 void hippo_rooms_prepare(hippo_db *db);
 

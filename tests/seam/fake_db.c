@@ -159,6 +159,12 @@ int hippo_db_query_keyed(hippo_db *db, const char *key, const char *name, int np
     return record(db, true, key, name, nparams, params, cb, arg);
 }
 
+unsigned hippo_db_home(const hippo_db *db, const char *key)
+{
+    (void)db, (void)key;
+    return 0; /* one connection */
+}
+
 size_t hippo_db_pending(const hippo_db *db)
 {
     size_t n = 0;

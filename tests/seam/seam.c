@@ -190,6 +190,7 @@ static void create_parts(hippod *d)
     d->db = checked_alloc(hippo_db_new(d->base, &dbo, &d->log, &d->metrics));
     d->push = checked_alloc(hippo_push_new(d));
     d->users = checked_alloc(hippo_user_cache_new(USER_CACHE_MAX));
+    d->rooms = checked_alloc(hippo_rooms_new(1));
     hippod_prepare_statements(d->db);
 }
 
@@ -256,6 +257,7 @@ void seam_free(seam *s)
     hippo_push_free(d->push);
     hippo_link_free(d->link);
     hippo_user_cache_free(d->users);
+    hippo_rooms_free(d->rooms);
     event_base_free(d->base);
     hippo_config_free(&d->cfg);
     hippo_metrics_free(&d->metrics);
@@ -420,6 +422,19 @@ void seam_answer_room_rows_at(seam *s, const seam_room_row *rows, size_t n, cons
     for (size_t r = 0; r < n; r++)
         memcpy(values + r * ROOM_NCOLS, &rows[r], sizeof rows[r]); /* fields in column order */
     seam_answer_rows_at(s, ROOM_COLUMNS, n * ROOM_NCOLS, values, file, line);
+    free(values);
+}
+
+void seam_answer_batch_rows_at(seam *s, size_t n, const char *const *indexes,
+                               const seam_room_row *rows, const char *file, int line)
+{
+    enum { NCOLS = 1 + ROOM_NCOLS };
+    const char **values = checked_alloc(calloc(n * NCOLS + 1, sizeof *values));
+    for (size_t r = 0; r < n; r++) {
+        values[r * NCOLS] = indexes[r];
+        memcpy(values + r * NCOLS + 1, &rows[r], sizeof rows[r]);
+    }
+    seam_answer_rows_at(s, "i," ROOM_COLUMNS, n * NCOLS, values, file, line);
     free(values);
 }
 

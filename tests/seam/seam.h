@@ -99,6 +99,13 @@ typedef struct seam_room_row {
     seam_answer_room_rows_at((s), (rows), (n), __FILE__, __LINE__)
 void seam_answer_room_rows_at(seam *s, const seam_room_row *rows, size_t n, const char *file,
                               int line);
+/* The same for hippo.room_message_batch: seam_answer_batch_rows(s, SEAM_LIST(indexes...),
+ * rows), each row ROWS[r] preceded by its message index INDEXES[r] (1-based, as the function
+ * returns it). */
+#define seam_answer_batch_rows(s, ...)                                                             \
+    seam_answer_batch_rows_at((s), __VA_ARGS__, __FILE__, __LINE__)
+void seam_answer_batch_rows_at(seam *s, size_t n, const char *const *indexes,
+                               const seam_room_row *rows, const char *file, int line);
 
 /* From now on statements are refused (hippo_db_query* returns -1) with the database down
  * (hippo_db_is_up false) or overloaded (up, but saturated); seam_db_up() accepts again. */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "seam.h"
@@ -230,8 +231,9 @@ static void test_groupchat_message_echoed_to_every_resource(void **state)
     seam *s = *state;
     seam_feed_xml(s, "<message from='" ALICE "' to='" ROOM_JID "' type='groupchat' id='g1'>"
                      "<body>hello &amp; bye</body></message>");
-    expect_room_statement(s, "room_message",
-                          SEAM_LIST(ROOM, ALICE, "hello & bye", "10", "30", "t"));
+    expect_room_statement(
+        s, "room_message_batch",
+        SEAM_LIST("{\"" ROOM "\"}", "{\"" ALICE "\"}", "{\"hello & bye\"}", "{\"t\"}"));
     seam_expect_nothing_sent(s); /* stored before echoed */
     seam_room_row rows[] = {{.what = "status",
                              .status = "ok",
@@ -245,7 +247,7 @@ static void test_groupchat_message_echoed_to_every_resource(void **state)
                             to_row(U_ALICE, ALICE, "muc"),
                             to_row(U_BOB, BOB, "classic"),
                             to_row(U_CAROL, CAROL, "muc")};
-    seam_answer_room_rows(s, rows, 4);
+    seam_answer_batch_rows(s, SEAM_LIST("1", "1", "1", "1"), rows);
     seam_expect_sent(s, ECHO_MUC(ALICE));
     seam_expect_sent(s, "<message from=\"" ROOM_JID "/" U_ALICE_NODE "\" id=\"g1\" to=\"" BOB
                         "\"><body>hello &amp; bye</body>" ALICE_MSG_INFO_7 POST_INFO "</message>");
@@ -257,7 +259,8 @@ static void test_classic_sender_outside_the_room_gets_its_echo(void **state)
 {
     seam *s = *state;
     seam_feed_xml(s, "<message from='" ALICE "' to='" ROOM_JID "'><body>hi</body></message>");
-    expect_room_statement(s, "room_message", SEAM_LIST(ROOM, ALICE, "hi", "10", "30", "f"));
+    expect_room_statement(s, "room_message_batch",
+                          SEAM_LIST("{\"" ROOM "\"}", "{\"" ALICE "\"}", "{\"hi\"}", "{\"f\"}"));
     seam_room_row rows[] = {{.what = "status",
                              .status = "ok",
                              .user_id = U_ALICE,
@@ -268,7 +271,7 @@ static void test_classic_sender_outside_the_room_gets_its_echo(void **state)
                              .ts_ms = TS_MS,
                              .kind = "post"},
                             to_row(U_BOB, BOB, "classic")};
-    seam_answer_room_rows(s, rows, 2);
+    seam_answer_batch_rows(s, SEAM_LIST("1", "1"), rows);
     seam_expect_sent(s, ECHO_CLASSIC(BOB));
     seam_expect_sent(s, ECHO_CLASSIC(ALICE));
     seam_expect_nothing_sent(s);
@@ -465,6 +468,160 @@ static void test_join_with_failed_statement(void **state)
                      JOIN_ERROR("internal-server-error", "database unavailable, try again later"));
 }
 
+/* ---- group commit (room_op.c) */
+
+#define ROOM2 "ROOM2ROOM2ROOM"
+#define ROOM2_JID "room2room2room@" SEAM_DOMAIN
+
+static seam_room_row stored(const char *user_id, const char *name, const char *serial,
+                            const char *kind)
+{
+    return (seam_room_row){.what = "status",
+                           .status = "ok",
+                           .user_id = user_id,
+                           .name = name,
+                           .photo_version = "1",
+                           .nick = name,
+                           .serial = serial,
+                           .ts_ms = TS_MS,
+                           .kind = kind};
+}
+
+/* The next stanza sent contains every one of the NEEDLES. */
+static void expect_sent_with(seam *s, const char *to, const char *body, const char *serial)
+{
+    const char *sent = seam_next_sent(s);
+    assert_non_null(sent);
+    char want[160];
+    snprintf(want, sizeof want, "to=\"%s\"", to);
+    assert_non_null(strstr(sent, want));
+    snprintf(want, sizeof want, "<body>%s</body>", body);
+    assert_non_null(strstr(sent, want));
+    snprintf(want, sizeof want, "serial=\"%s\"", serial);
+    assert_non_null(strstr(sent, want));
+}
+
+#define ONE_MESSAGE(room, from, body, groupchat)                                                   \
+    SEAM_LIST("{\"" room "\"}", "{\"" from "\"}", "{\"" body "\"}", "{\"" groupchat "\"}")
+
+/* Messages that arrive while a batch is being committed wait and go together, of all rooms,
+ * in the next statement; a leave that arrived after them goes after that batch, so it cannot
+ * overtake them. Each room's echoes go to that room's recipients, in arrival order. */
+static void test_messages_wait_for_the_batch_in_flight_and_go_together(void **state)
+{
+    seam *s = *state;
+    seam_feed_xml(s, "<message from='" ALICE "' to='" ROOM_JID "'><body>one</body></message>");
+    expect_room_statement(s, "room_message_batch", ONE_MESSAGE(ROOM, ALICE, "one", "f"));
+    seam_feed_xml(s, "<message from='" BOB "' to='" ROOM2_JID "' type='groupchat'>"
+                     "<body>two</body></message>");
+    seam_feed_xml(s, "<message from='" ALICE "' to='" ROOM_JID "'><body>three</body></message>");
+    seam_feed_xml(s, "<message from='" CAROL "' to='" ROOM_JID "'><body>four</body></message>");
+    seam_feed_xml(s, "<presence from='" ALICE "' to='" ROOM_JID "/Alice' type='unavailable'/>");
+    seam_expect_no_query(s);
+    seam_answer_batch_rows(s, SEAM_LIST("1", "1"),
+                           ((seam_room_row[]){stored(U_ALICE, "Alice", "7", "post"),
+                                              to_row(U_ALICE, ALICE, "classic")}));
+    expect_sent_with(s, ALICE, "one", "7");
+    seam_expect_nothing_sent(s);
+    /* keyed by its first room: every room of one connection has the same home */
+    const seam_query *q =
+        seam_expect_statement(s, "room_message_batch",
+                              SEAM_LIST("{\"" ROOM2 "\",\"" ROOM "\",\"" ROOM "\"}",
+                                        "{\"" BOB "\",\"" ALICE "\",\"" CAROL "\"}",
+                                        "{\"two\",\"three\",\"four\"}", "{\"t\",\"f\",\"f\"}"));
+    assert_true(q->keyed);
+    assert_string_equal(q->key, ROOM2);
+    expect_room_statement(s, "room_leave", SEAM_LIST(ROOM, ALICE));
+    seam_answer_batch_rows(
+        s, SEAM_LIST("1", "2", "3", "1", "2", "2"),
+        ((seam_room_row[]){stored(U_BOB, "Bob", "4", "group"),
+                           stored(U_ALICE, "Alice", "8", "post"),
+                           stored(U_CAROL, "Carol", "9", "post"), to_row(U_BOB, BOB, "muc"),
+                           to_row(U_ALICE, ALICE, "classic"), to_row(U_BOB, BOB, "muc")}));
+    expect_sent_with(s, BOB, "two", "4");
+    expect_sent_with(s, ALICE, "three", "8");
+    expect_sent_with(s, BOB, "three", "8");
+    expect_sent_with(s, ALICE, "four", "9");
+    expect_sent_with(s, BOB, "four", "9");
+    expect_sent_with(s, CAROL, "four", "9"); /* not present: its own echo, after the room's */
+    seam_expect_nothing_sent(s);
+    const hippo_metrics *m = &seam_hippod(s)->metrics;
+    assert_int_equal(m->room_batches, 2);
+    assert_int_equal(m->room_batch_messages, 4);
+}
+
+/* A statement that finds nothing waiting goes at once, even behind a batch in flight: the
+ * connection runs it after the batch. */
+static void test_leave_behind_a_batch_goes_at_once(void **state)
+{
+    seam *s = *state;
+    seam_feed_xml(s, "<message from='" ALICE "' to='" ROOM_JID "'><body>one</body></message>");
+    expect_room_statement(s, "room_message_batch", ONE_MESSAGE(ROOM, ALICE, "one", "f"));
+    seam_feed_xml(s, "<presence from='" ALICE "' to='" ROOM_JID "/Alice' type='unavailable'/>");
+    expect_room_statement(s, "room_leave", SEAM_LIST(ROOM, ALICE));
+}
+
+/* A batch whose statement fails answers each of its messages with an error; the batch that
+ * waited behind it goes and is stored. */
+static void test_failed_batch_answers_its_messages_and_the_next_one_goes(void **state)
+{
+    seam *s = *state;
+    seam_feed_xml(s, "<message from='" ALICE "' to='" ROOM_JID "' id='a1'><body>one</body>"
+                     "</message>");
+    expect_room_statement(s, "room_message_batch", ONE_MESSAGE(ROOM, ALICE, "one", "f"));
+    seam_feed_xml(s, "<message from='" BOB "' to='" ROOM_JID "' id='b1'><body>two</body>"
+                     "</message>");
+    seam_answer_error(s, "ERROR:  could not serialize access");
+    const char *sent = seam_next_sent(s);
+    assert_non_null(strstr(sent, "id=\"a1\" to=\"" ALICE "\" type=\"error\"><error type=\"wait\">"
+                                 "<internal-server-error"));
+    seam_expect_nothing_sent(s);
+    expect_room_statement(s, "room_message_batch", ONE_MESSAGE(ROOM, BOB, "two", "f"));
+    seam_answer_batch_rows(
+        s, SEAM_LIST("1", "1"),
+        ((seam_room_row[]){stored(U_BOB, "Bob", "7", "post"), to_row(U_BOB, BOB, "classic")}));
+    expect_sent_with(s, BOB, "two", "7");
+    seam_expect_nothing_sent(s);
+}
+
+/* Behind a batch stuck longer than [database] max_queue_ms, a new message is refused at once
+ * (the database is not keeping up) instead of waiting without bound. */
+static void test_message_refused_behind_a_stuck_batch(void **state)
+{
+    seam *s = *state;
+    seam_hippod(s)->cfg.database_max_queue_ms = 10;
+    seam_feed_xml(s, "<message from='" ALICE "' to='" ROOM_JID "'><body>one</body></message>");
+    expect_room_statement(s, "room_message_batch", ONE_MESSAGE(ROOM, ALICE, "one", "f"));
+    usleep(30 * 1000);
+    seam_feed_xml(s, "<message from='" BOB "' to='" ROOM_JID "' id='q1'><body>two</body>"
+                     "</message>");
+    const char *sent = seam_next_sent(s);
+    assert_non_null(sent);
+    assert_non_null(strstr(sent, "id=\"q1\" to=\"" BOB "\" type=\"error\"><error type=\"wait\">"
+                                 "<resource-constraint"));
+    assert_int_equal(seam_hippod(s)->metrics.db_refused[HIPPO_DB_REFUSED_QUEUE_TIME], 1);
+}
+
+/* The rate limit is in memory: over the burst, a message is refused before any statement. */
+static void test_rate_limit_refuses_without_database(void **state)
+{
+    seam *s = *state;
+    seam_hippod(s)->cfg.rooms_message_burst = 1;
+    seam_hippod(s)->cfg.rooms_messages_per_second = 0.001;
+    seam_feed_xml(s, "<message from='" ALICE "' to='" ROOM_JID "'><body>one</body></message>");
+    expect_room_statement(s, "room_message_batch", ONE_MESSAGE(ROOM, ALICE, "one", "f"));
+    seam_feed_xml(s, "<message from='" ALICE_PHONE "' to='" ROOM_JID "' id='r2'><body>two</body>"
+                     "</message>");
+    seam_expect_sent(s, "<message from=\"" ROOM_JID "\" id=\"r2\" to=\"" ALICE_PHONE "\""
+                        " type=\"error\"><error type=\"wait\">"
+                        "<policy-violation xmlns=\"" NS_STANZAS "\"/>"
+                        "<text xmlns=\"" NS_STANZAS "\" xml:lang=\"en\">too many messages, slow"
+                        " down</text></error></message>");
+    seam_feed_xml(s, "<message from='" BOB "' to='" ROOM_JID "'><body>bob</body></message>");
+    seam_expect_no_query(s); /* Bob's own bucket is full: his message waits for the batch */
+    assert_int_equal(hippo_metrics_get(&seam_hippod(s)->metrics.drops, "room-limit-rate"), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -486,6 +643,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_self_ping_of_a_non_occupant, setup, teardown),
         cmocka_unit_test_setup_teardown(test_join_refused_by_the_database, setup, teardown),
         cmocka_unit_test_setup_teardown(test_join_with_failed_statement, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_messages_wait_for_the_batch_in_flight_and_go_together,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_leave_behind_a_batch_goes_at_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_failed_batch_answers_its_messages_and_the_next_one_goes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rate_limit_refuses_without_database, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_message_refused_behind_a_stuck_batch, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

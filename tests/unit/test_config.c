@@ -158,6 +158,7 @@ static void test_minimal_config_gets_all_defaults(void **state)
     assert_int_equal(cfg.rooms_message_burst, 30);
     assert_int_equal(cfg.rooms_max_history, -1);
     assert_int_equal(cfg.rooms_max_occupants, 1000);
+    assert_int_equal(cfg.rooms_batch_max, 256);
     assert_int_equal(cfg.push_live_post_interval_ms, 1000);
     assert_int_equal(cfg.n_clients, 0);
     assert_null(hippo_config_client(&cfg, "windows"));
@@ -195,6 +196,7 @@ static void test_every_key_is_read(void **state)
             "message_burst = 1\n"
             "max_history = 0\n"
             "max_occupants = 7\n"
+            "batch_max = 4096\n"
             "[push]\n"
             "live_post_interval_ms = 0\n",
             &cfg);
@@ -217,6 +219,7 @@ static void test_every_key_is_read(void **state)
     assert_int_equal(cfg.rooms_message_burst, 1);
     assert_int_equal(cfg.rooms_max_history, 0);
     assert_int_equal(cfg.rooms_max_occupants, 7);
+    assert_int_equal(cfg.rooms_batch_max, 4096);
     assert_int_equal(cfg.push_live_post_interval_ms, 0);
     hippo_config_free(&cfg);
 }
@@ -303,6 +306,10 @@ static void test_bad_other_values(void **state)
          "[rooms] max_occupants: ", "out of range"},
         {COMPONENT DATABASE "[rooms]\nmax_occupants = 2147483648\n", 8,
          "[rooms] max_occupants: ", "out of range"},
+        {COMPONENT DATABASE "[rooms]\nbatch_max = 0\n", 8,
+         "[rooms] batch_max: ", "\"0\" is out of range (1..4096)"},
+        {COMPONENT DATABASE "[rooms]\nbatch_max = 4097\n", 8,
+         "[rooms] batch_max: ", "out of range"},
         {COMPONENT DATABASE "[push]\nlive_post_interval_ms = -1\n", 8,
          "[push] live_post_interval_ms: ", "(0..3600000)"},
         {COMPONENT DATABASE "[push]\nlive_post_interval_ms = 3600001\n", 8,
