@@ -94,9 +94,33 @@ def create_db_data(pg):
     return guids, post, None
 
 
+def hint_env(pg, pro):
+    """The one line that points hippoctl at the demo's database and rooms domain and puts it
+    on the PATH, so that the hints below are plain `hippoctl ...` commands."""
+    ctl_dir = os.path.dirname(os.path.abspath(harness.HIPPOCTL))
+    return (f"export HIPPO_DATABASE={shlex.quote(pg.conninfo)} "
+            f"HIPPO_DOMAIN={pro.component_domain} PATH=\"{ctl_dir}:$PATH\"")
+
+
+def hints(pro, room):
+    """(command, what it does) pairs, in the order they are meant to be run; each effect is
+    what hippod really sends (tests/integration/test_hippoctl_cli.py runs them as printed).
+    Hotness counts a user's unviewed posts of the last hour: 1-3 COOL, 4-7 WARM."""
+    a, b = f"alice@{pro.domain}", f"bob@{pro.domain}"
+    return [
+        ("for i in 1 2 3; do hippoctl post create --poster " + a + " --href "
+         "https://example.org/$i --title \"Post $i\" --to " + b + "; done",
+         "bob: three newPost, then hotness WARM (4 unviewed posts of the last hour)"),
+        (f"hippoctl view record {room} {b}",
+         "bob: hotness COOL (3 unviewed left); alice: livePostChanged (a viewer)"),
+        (f"hippoctl pref set {b} musicSharingEnabled false", "bob: prefs"),
+        (f"hippoctl myspace set {b} bobspace", "bob: mySpaceNameChanged"),
+        (f"hippoctl contact add {a} {b}", "(alice's address book now has bob)"),
+        (f"hippoctl myspace comment {a} bobspace", "bob: mySpaceContactComment"),
+    ]
+
+
 def banner(stack, pg, pro, h, passwords, guids, post, db_error):
-    ctl = os.path.relpath(harness.HIPPOCTL) if harness.HIPPOCTL.startswith(os.getcwd()) \
-        else harness.HIPPOCTL
     ci = shlex.quote(pg.conninfo)
     me = os.path.relpath(os.path.abspath(__file__))
     room = f"{mapped_guid(post)}@{pro.component_domain}" if post else \
@@ -106,6 +130,10 @@ def banner(stack, pg, pro, h, passwords, guids, post, db_error):
         "=" * 78,
         "hippod demo is running. Ctrl-C stops hippod, Prosody and PostgreSQL and removes",
         f"  {stack.dir}",
+        "",
+        f"join this room from any XMPP client (TLS off, plain auth): {room}",
+        f"  (server 127.0.0.1 port {pro.c2s_port}, log in as alice or bob below; the room of"
+        " the demo post)",
         "",
         f"XMPP (Prosody, loopback only, plain auth WITHOUT TLS): 127.0.0.1:{pro.c2s_port}, "
         f"domain {pro.domain}",
@@ -127,8 +155,6 @@ def banner(stack, pg, pro, h, passwords, guids, post, db_error):
         "(or any XMPP client with an XML console on 127.0.0.1 without TLS). Stanzas to try:",
         f"  <iq type='get' to='{pro.component_domain}' id='d1'>"
         "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>",
-        f"  <iq type='get' to='{pro.component_domain}' id='d2'>"
-        "<query xmlns='http://jabber.org/protocol/disco#items'/></iq>",
         f"  <iq type='get' to='{pro.component_domain}' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>",
         f"  <iq type='get' to='{pro.component_domain}' id='r1'>"
         "<recentPosts xmlns='http://dumbhippo.com/protocol/post'/></iq>",
@@ -138,27 +164,21 @@ def banner(stack, pg, pro, h, passwords, guids, post, db_error):
         f"HTTP:  http://127.0.0.1:{h.http_port}/healthz   "
         f"http://127.0.0.1:{h.http_port}/metrics",
         f"SQL:   psql {ci}",
-        "hippoctl:",
-        f"  {ctl} -d {ci} user add --jid carol@{pro.domain} --name Carol",
-        f"  {ctl} -d {ci} post create --poster {guids.get('alice', 'GUID')} "
-        f"--href https://example.org/ --title Hi --to {guids.get('bob', 'GUID')}",
+        "hippoctl, in another terminal (run the first line once):",
+        f"  {hint_env(pg, pro)}",
+        f"  hippoctl room show {room}      (occupants, last messages)",
+        f"  hippoctl user add --jid carol@{pro.domain} --name Carol",
         f"  (carol's XMPP account: prosodyctl --config {pro.config_path} register carol "
         f"{pro.domain} PASSWORD)",
-        "Push notifications: log in as bob (and alice) with the console above, then try",
-        f"  {ctl} -d {ci} post create --poster alice@{pro.domain} "
-        f"--href https://example.org/2 --title Again --to {guids.get('bob', 'GUID')}",
-        "      -> bob: newPost (stored while offline) and hotness",
-        f"  {ctl} -d {ci} view record {post or 'POST'} bob@{pro.domain}",
-        "      -> alice: livePostChanged (at most one per post per second); bob: hotness",
-        f"  {ctl} -d {ci} pref set bob@{pro.domain} musicSharingEnabled false      -> bob: prefs",
-        f"  {ctl} -d {ci} myspace set bob@{pro.domain} bobspace      -> bob: mySpaceNameChanged",
-        f"  {ctl} -d {ci} contact add alice@{pro.domain} bob@{pro.domain}",
-        f"  {ctl} -d {ci} myspace comment alice@{pro.domain} bobspace"
-        "      -> bob: mySpaceContactComment",
+        "Push notifications: log in as bob and alice with the console above, then, in order:",
+    ]
+    for command, effect in hints(pro, room):
+        lines += [f"  {command}", f"      -> {effect}"]
+    lines += [
         f"  alice's console: <presence to='{room}/alice'>"
         "<x xmlns='http://jabber.org/protocol/muc'/></presence>",
         "      -> bob: activePostsChanged and livePostChanged (the post has a chatter)",
-        f"  {ctl} -d {ci} outbox list      (events not sent yet; see docs/push.md)",
+        "  hippoctl outbox list      (events not sent yet; see docs/push.md)",
         f"hippod config: {h.config_path}",
         "=" * 78,
         "",

@@ -2,14 +2,24 @@
 """hippoctl speaks in JIDs (issue 12, item 3): room JIDs printed by post create, group add,
 post show, group show and room show; sql/012_room_jid.sql (hippo.room_jid) agreeing with
 src/guid.c; USER, POST and GROUP arguments as JIDs; pref keys and values validated; exit
-statuses 64 / 69 / 1 / 78; --json; HIPPO_DATABASE, HIPPO_DOMAIN and -c FILE.
-Against a throwaway PostgreSQL (no XMPP server needed)."""
+statuses 64 / 69 / 1 / 78; --json; HIPPO_DATABASE, HIPPO_DOMAIN and -c FILE. Against a
+throwaway PostgreSQL (no XMPP server needed).
+
+And the demo (issue 12, item 4): scripts/demo.py prints the room to join and hints whose
+effects happen as printed (run as printed, seen by real clients), and ends with a stopped
+line."""
 
 import json
 import os
 import random
+import re
+import signal
 import string
+import subprocess
 import sys
+import threading
+import time
+import types
 import unittest
 import uuid
 
@@ -335,6 +345,148 @@ class HippoctlCli(unittest.TestCase):
         self.assertEqual(err, f"room: {mapped(out.strip())}@other.example.test\n")
         self.fails(EX_CONFIG, "-c", cfg + ".missing", "group", "add", "--name", "C", db=False,
                    message="cannot open")
+
+
+# ---- the demo ----------------------------------------------------------------------------
+
+NS_POST = "http://dumbhippo.com/protocol/post"
+NS_PREFS = "http://dumbhippo.com/protocol/prefs"
+NS_MYSPACE = "http://dumbhippo.com/protocol/myspace"
+NS_HOTNESS = "http://dumbhippo.com/protocol/hotness"
+NS_MUC_USER = "http://jabber.org/protocol/muc#user"
+
+
+def headline(ns, name, pred=None, mtype="headline"):
+    """Predicate: a message of type MTYPE from the rooms component carrying <NAME xmlns=NS>."""
+    def match(stanza):
+        el = stanza.find(f"{{{ns}}}{name}")
+        return (stanza.tag == "{jabber:client}message" and stanza.get("type") == mtype
+                and stanza.get("from") == harness.COMPONENT_DOMAIN and el is not None
+                and (pred is None or pred(el)))
+    return match
+
+
+def hotness(value):
+    return headline(NS_HOTNESS, "hotness", lambda el: el.get("value") == value)
+
+
+class Demo(unittest.TestCase):
+    """scripts/demo.py as a user runs it (run.sh execs it after the build)."""
+
+    def setUp(self):
+        self.lines = []
+        self.cond = threading.Condition()
+        build = os.path.dirname(os.path.abspath(harness.HIPPOCTL))
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(harness.REPO, "scripts", "demo.py"), "--build-dir",
+             build], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            errors="replace", cwd=harness.REPO)
+        threading.Thread(target=self.read, daemon=True).start()
+        self.clients = []
+
+    def tearDown(self):
+        for c in self.clients:
+            c.close()
+        if self.proc.poll() is None:  # a failed test: stop the demo (it cleans up on SIGTERM)
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(60)
+        self.proc.stdout.close()
+
+    def read(self):
+        for line in self.proc.stdout:
+            with self.cond:
+                self.lines.append(line.rstrip("\n"))
+                self.cond.notify_all()
+        with self.cond:
+            self.lines.append(None)  # EOF
+            self.cond.notify_all()
+
+    def wait_line(self, pred, timeout):
+        """The first output line matching PRED, waiting up to TIMEOUT s."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for line in self.lines:
+                    if line is not None and pred(line):
+                        return line
+                if None in self.lines or time.monotonic() > deadline:
+                    self.fail("demo output has no such line:\n" + "\n".join(
+                        x for x in self.lines if x is not None))
+                self.cond.wait(1)
+
+    def banner(self):
+        """The banner's lines (between the two ===== lines)."""
+        self.wait_line(lambda x: x.startswith("hippod config: "), 180)
+        with self.cond:
+            start = self.lines.index("=" * 78)
+            return self.lines[start:self.lines.index("=" * 78, start + 1)]
+
+    def run_hint(self, export, command):
+        """Runs COMMAND as printed, in sh after the printed export line."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HIPPO_")}
+        return harness.run(["sh", "-c", f"{export}\n{command}"], env=env).stdout
+
+    def test_banner_room_hints_and_stop(self):
+        lines = self.banner()
+        join = [x for x in lines if x.startswith("join this room from any XMPP client"
+                                                 " (TLS off, plain auth): ")]
+        self.assertEqual(len(join), 1, lines)
+        room = join[0].rsplit(" ", 1)[1]
+        port = int(re.search(r"127\.0\.0\.1:(\d+), domain", "\n".join(lines)).group(1))
+        pw = dict(re.findall(r"^  (\w+)@\S+ +password (\S+)", "\n".join(lines), re.M))
+        export = next(x.strip() for x in lines if x.startswith("  export HIPPO_DATABASE="))
+        self.assertNotIn(" -d ", "\n".join(lines))  # no conninfo repeated on every line
+        first = lines.index("Push notifications: log in as bob and alice with the console"
+                            " above, then, in order:")
+        hints = [x.strip() for x in lines[first + 1:]
+                 if x.startswith("  hippoctl ") or x.startswith("  for ")]
+        server = types.SimpleNamespace(domain=harness.DOMAIN, c2s_port=port)
+        bob = harness.Client(server, "bob", pw["bob"])
+        alice = harness.Client(server, "alice", pw["alice"])
+        self.clients += [bob, alice]
+
+        # the hints, as printed, in order, with the effects they announce
+        self.assertTrue(hints[0].startswith("for i in 1 2 3; do hippoctl post create"), hints)
+        self.run_hint(export, hints[0])
+        for i in (1, 2, 3):  # newPost is type normal (stored while offline)
+            bob.wait_for(headline(NS_POST, "newPost", lambda el: el.find(
+                f"{{{NS_POST}}}post/{{{NS_POST}}}title").text == f"Post {i}", "normal"), timeout=10)
+        bob.wait_for(hotness("WARM"), timeout=10)
+        self.assertTrue(hints[1].startswith(f"hippoctl view record {room} bob@"), hints)
+        self.run_hint(export, hints[1])
+        bob.wait_for(hotness("COOL"), timeout=10)
+        alice.wait_for(headline(NS_POST, "livePostChanged"), timeout=10)
+        expected = [("pref set", bob, headline(NS_PREFS, "prefs")),
+                    ("myspace set", bob, headline(NS_MYSPACE, "mySpaceNameChanged")),
+                    ("contact add", None, None),
+                    ("myspace comment", bob, headline(NS_MYSPACE, "mySpaceContactComment"))]
+        for hint, (words, client, pred) in zip(hints[2:], expected):
+            self.assertTrue(hint.startswith("hippoctl " + words), hint)
+            self.run_hint(export, hint)
+            if client is not None:
+                client.wait_for(pred, timeout=10)
+
+        # the room of the join line is real: alice joins it, bob's active posts change
+        alice.send(f"<presence to='{room}/alice'><x xmlns='http://jabber.org/protocol/muc'/>"
+                   "</presence>")
+        alice.wait_for(lambda el: el.get("from", "").startswith(room + "/") and any(
+            s.get("code") == "110" for s in el.iter(f"{{{NS_MUC_USER}}}status")), timeout=10)
+        bob.wait_for(headline(NS_POST, "activePostsChanged"), timeout=10)
+        shown = self.run_hint(export, f"hippoctl room show {room}")
+        self.assertIn(f"room: {room}", shown.splitlines())
+        self.assertRegex(shown, r"(?m)^occupant: \S+\talice@example\.test\tAlice\t")
+
+        # stopping: the last line says it is over
+        for c in self.clients:
+            c.close()
+        self.clients = []
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(60)
+        self.wait_line(lambda x: x.startswith("demo: stopped"), 5)
+        with self.cond:
+            tail = [x for x in self.lines if x is not None]
+        self.assertTrue(tail[-1].startswith("demo: stopped hippod, Prosody and PostgreSQL"),
+                        tail[-5:])
 
 
 if __name__ == "__main__":
