@@ -1,9 +1,13 @@
 #!/bin/sh
 # Installs what hippod needs to build and test (Debian 12), or, when not root, prints the
 # exact apt-get line to run. Sourced by scripts/test.sh and scripts/run.sh.
+# The last line: what tests/integration/test_deployment.py and test_debian_package.py need
+# (systemd-sysusers and systemd-analyze, curl as in docs/deployment.md, the package build and
+# lintian).
 HIPPO_PACKAGES="libstrophe-dev libpq-dev libssl-dev libevent-dev libxml2-dev libinih-dev \
 libcmocka-dev meson ninja-build pkg-config gcc postgresql prosody ejabberd python3-slixmpp \
-libxml2-utils clang libclang-rt-14-dev"
+libxml2-utils clang libclang-rt-14-dev \
+systemd curl dpkg-dev build-essential debhelper lintian"
 
 hippo_missing_packages() {
     missing=""

@@ -39,7 +39,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 DOC = os.path.join(harness.SRCDIR, "docs", "deployment.md")
-MARKER = re.compile(r"^<!-- deployment-test: (run|prosody|skip \(.+\)) -->$")
+# run: this test runs the block; prosody: starts the XMPP server it describes; package: run
+# by test_debian_package.py instead.
+MARKER = re.compile(r"^<!-- deployment-test: (run|prosody|package) -->$")
 SERVICE_USER = "hippod"
 
 
