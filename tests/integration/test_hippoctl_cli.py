@@ -346,6 +346,22 @@ class HippoctlCli(unittest.TestCase):
         self.fails(EX_CONFIG, "-c", cfg + ".missing", "group", "add", "--name", "C", db=False,
                    message="cannot open")
 
+    # ---- the man page ----------------------------------------------------------------
+
+    def test_man_page_documents_every_command_and_status(self):
+        r = harness.run(["man", "-l", os.path.join(harness.REPO, "docs", "hippoctl.1")],
+                        env=dict(os.environ, MANWIDTH="200", MAN_KEEP_FORMATTING="0"))
+        page = re.sub(r".\x08", "", r.stdout)
+        commands = re.findall(r"^  ([a-z]+(?: [a-z]+)*?)(?= [A-Z\[-]| *$| {2,})",
+                              self.ok("--help", db=False)[0].split("Commands:")[1], re.M)
+        self.assertGreater(len(commands), 20)
+        for cmd in commands:
+            self.assertIn(cmd, page)
+        for word in ("HIPPO_DATABASE", "HIPPO_DOMAIN", "--json", "--domain"):
+            self.assertIn(word, page)
+        for status in ("64", "69", "78"):
+            self.assertRegex(page, rf"(?m)^ +{status} ")
+
 
 # ---- the demo ----------------------------------------------------------------------------
 
