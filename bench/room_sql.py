@@ -1,0 +1,135 @@
+#!/usr/bin/python3
+"""PostgreSQL's own cost of storing room messages: hippo.room_message_batch alone.
+
+    bench/room_sql.py                          # 20 rooms x 10, batches of 1, 8, 32, 128
+    bench/room_sql.py --rooms 100 --batch 1,64 --messages 20000
+
+A private PostgreSQL (durable unless --unsafe-fast-db) with R rooms of N present occupants
+(standard MUC dialect, joined with hippo.room_join as hippod does), then the prepared
+statement hippod sends, `SELECT b.i, (b.r).* FROM hippo.room_message_batch(...)`, run back
+to back over one connection (psql, PREPARE/EXECUTE) with batches of B messages from random
+occupants to their rooms. It reports per batch size: messages stored per second, the
+backend's CPU time per message and per delivery (a 'to' row: N per message), and the
+server's total. No XMPP server and no hippod: what the database costs per message, and how
+group commit divides it. Needs /usr/bin/python3, root, and a build with hippod and hippoctl
+(--build). Figures and method: docs/performance.md.
+"""
+
+import random
+import subprocess
+import sys
+import time
+
+import common
+from run import POPULATE_SQL, DOMAIN
+
+STATEMENT = ("PREPARE store(text[], text[], text[], boolean[]) AS SELECT b.i, (b.r).* "
+             "FROM hippo.room_message_batch($1, $2, $3, $4) b;\n")
+
+
+def parse_args():
+    p = common.arg_parser(__doc__, "hippod, hippoctl")
+    p.add_argument("--rooms", type=int, default=20)
+    p.add_argument("--occupants", type=int, default=10)
+    p.add_argument("--batch", default="1,8,32,128", help="comma list of batch sizes")
+    p.add_argument("--messages", type=int, default=8000, help="messages per batch size")
+    p.add_argument("--keep-logs", action="store_true")
+    p.add_argument("--out", help="write the results as JSON to this file")
+    a = p.parse_args()
+    a.batches = [int(x) for x in a.batch.split(",")]
+    return a
+
+
+def populate(pg, rooms, occupants):
+    """The bench rooms with every member present; returns [(room GUID, [member JIDs])]."""
+    out = pg.psql(POPULATE_SQL.format(domain=DOMAIN, users=rooms * occupants, rooms=rooms,
+                                      occupants=occupants), timeout=600)
+    guids = {}
+    for line in out.splitlines():
+        kind, idx, guid = line.split("|")
+        if kind == "room":
+            guids[int(idx)] = guid
+    layout = []
+    joins = []
+    for r in range(rooms):
+        jids = [f"u{r * occupants + k}@{DOMAIN}/bench" for k in range(occupants)]
+        layout.append((guids[r], jids))
+        joins += [f"SELECT count(*) FROM hippo.room_join('{guids[r]}', '{j}', 'participant', "
+                  "'muc', true, 1000000, 0, NULL);" for j in jids]
+    pg.psql("\n".join(joins), timeout=600)
+    common.data_loaded(pg)
+    return layout
+
+
+def literal(items):
+    return "'{" + ",".join('"' + x + '"' for x in items) + "}'"
+
+
+def script(layout, batch, messages, rng):
+    """A psql script of MESSAGES messages in batches of BATCH."""
+    lines = [STATEMENT]
+    for start in range(0, messages, batch):
+        n = min(batch, messages - start)
+        picks = [rng.choice(layout) for _ in range(n)]
+        rooms = [room for room, _ in picks]
+        jids = [rng.choice(members) for _, members in picks]
+        bodies = [f"bench {start + k}" for k in range(n)]
+        lines.append(f"EXECUTE store({literal(rooms)}, {literal(jids)}, {literal(bodies)}, "
+                     f"{literal(['t'] * n)});\n")
+    return "".join(lines)
+
+
+def backend_cpu(pg):
+    """CPU seconds of the whole cluster: the postmaster's own and its reaped children's
+    (a psql session's backend has exited when we read), plus its live children's."""
+    with open(f"/proc/{pg.pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    own = sum(int(x) for x in fields[11:15]) / common.os.sysconf("SC_CLK_TCK")
+    return own + sum(common.cpu_seconds(p) for p in pg.pids()[1:])
+
+
+def measure(pg, layout, batch, messages, occupants, rng):
+    text = script(layout, batch, messages, rng)
+    before_rows = int(pg.psql("SELECT count(*) FROM hippo.room_messages"))
+    cpu0, t0 = backend_cpu(pg), time.monotonic()
+    r = subprocess.run(["psql", "-X", "-q", "-o", "/dev/null", "-v", "ON_ERROR_STOP=1",
+                        "-d", pg.conninfo, "-f", "-"], input=text, text=True,
+                       capture_output=True, timeout=3600)
+    wall = time.monotonic() - t0
+    time.sleep(0.3)  # the postmaster reaps the session's backend
+    cpu = backend_cpu(pg) - cpu0
+    if r.returncode != 0:
+        raise RuntimeError(r.stderr)
+    stored = int(pg.psql("SELECT count(*) FROM hippo.room_messages")) - before_rows
+    if stored != messages:
+        raise RuntimeError(f"{stored} of {messages} messages stored")
+    return {"batch": batch, "messages": messages, "wall_s": wall, "pg_cpu_s": cpu,
+            "msg_per_s": messages / wall, "pg_us_per_msg": 1e6 * cpu / messages,
+            "pg_us_per_delivery": 1e6 * cpu / (messages * occupants)}
+
+
+def main():
+    a = parse_args()
+    harness = common.harness_module(a)
+    rng = random.Random(1)
+    rows = []
+    with harness.Stack("bench-room-sql") as stack:
+        pg = common.postgres(stack, a)
+        stack.hippod(pg=pg, start=False)  # runs the migrations
+        layout = populate(pg, a.rooms, a.occupants)
+        measure(pg, layout, 8, 400, a.occupants, rng)  # warm-up: caches, plans
+        for batch in a.batches:
+            rows.append(measure(pg, layout, batch, a.messages, a.occupants, rng))
+    print(f"\n{a.rooms} rooms x {a.occupants} present occupants, {a.messages} messages each")
+    print("| batch | messages/s | PostgreSQL CPU µs/message | µs/delivery | wall s |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['batch']} | {r['msg_per_s']:,.0f} | {r['pg_us_per_msg']:.0f} | "
+              f"{r['pg_us_per_delivery']:.1f} | {r['wall_s']:.1f} |")
+    if a.out:
+        common.write_results(a.out, rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
