@@ -63,7 +63,7 @@ static const hippoctl_command commands[] = {
      hippoctl_cmd_post_ignore, false},
     {"post unignore", "POST USER", "Mark POST no longer ignored by USER.", ROOM_ARGS USER_ARGS,
      hippoctl_cmd_post_unignore, false},
-    {"room show", "ROOM [--limit N]", "Show a room: kind, title, occupants, messages.",
+    {"room show", "ROOM [--limit N]", "A room: kind, title, occupants, messages.",
      "  ROOM        a post or group id, or the room JID\n"
      "  --limit N   at most the last N messages (default 20)\n",
      hippoctl_cmd_room_show, true},
@@ -122,10 +122,10 @@ static void print_commands(FILE *f, int n, char **argv)
         char left[128];
         snprintf(left, sizeof left, "%s%s%s", commands[i].words, *commands[i].synopsis ? " " : "",
                  commands[i].synopsis);
-        if (strlen(left) > 38)
-            fprintf(f, "  %s\n  %-38s %s\n", left, "", commands[i].summary);
+        if (strlen(left) > 32)
+            fprintf(f, "  %s\n  %-32s %s\n", left, "", commands[i].summary);
         else
-            fprintf(f, "  %-38s %s\n", left, commands[i].summary);
+            fprintf(f, "  %-32s %s\n", left, commands[i].summary);
     }
 }
 
@@ -134,8 +134,8 @@ static void print_main_usage(FILE *f)
     fprintf(f, "usage: hippoctl [-d CONNINFO | -c CONFIG] [--domain DOMAIN] COMMAND [ARGS]\n"
                "       hippoctl --help | --version\n\n"
                "Operator and demo tool over hippod's SQL API (schema hippo); see hippoctl(1).\n"
-               "Database: -d CONNINFO, else [database] conninfo of -c CONFIG, else "
-               "$HIPPO_DATABASE.\n"
+               "Database: -d CONNINFO, else [database] conninfo of -c CONFIG,\n"
+               "else $HIPPO_DATABASE.\n"
                "Rooms domain (for room JIDs): --domain, else [component] domain of -c CONFIG,\n"
                "else $HIPPO_DOMAIN.\n"
                "USER arguments take a user id or a JID; POST and GROUP an id or the room JID.\n"

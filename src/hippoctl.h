@@ -28,6 +28,7 @@
 
 #define HIPPOCTL_MAX_OPTS 8
 #define HIPPOCTL_MAX_PARAMS 8 /* of one statement */
+#define HIPPOCTL_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 typedef struct hippoctl {
     const char *conninfo;   /* -d */

@@ -6,8 +6,6 @@
 #include "hippoctl.h"
 #include "migrate.h"
 
-#define N(a) (sizeof(a) / sizeof((a)[0]))
-
 HIPPOCTL_COMMAND(migrate)
 {
     int first, status;
@@ -139,7 +137,7 @@ HIPPOCTL_COMMAND(outbox_list)
     const char *limit = "100";
     const hippoctl_opt opts[] = {{"limit", HIPPOCTL_OPT_VALUE, &limit}};
     int first, status;
-    if (!hippoctl_parse_args(c, cmd, argc, argv, opts, N(opts), 0, &first, &status))
+    if (!hippoctl_parse_args(c, cmd, argc, argv, opts, HIPPOCTL_COUNT(opts), 0, &first, &status))
         return status;
     if (!hippoctl_is_count(limit))
         return hippoctl_usage_error(cmd, "--limit needs a number, not ", limit);

@@ -1,8 +1,6 @@
 /* hippoctl_people.c - users, groups, resources and contacts. */
 #include "hippoctl.h"
 
-#define N(a) (sizeof(a) / sizeof((a)[0]))
-
 /* Commands with no options and no arguments but --json: print SQL's rows. */
 static int list_command(hippoctl *c, const hippoctl_command *cmd, int argc, char **argv,
                         const char *sql)
@@ -33,7 +31,7 @@ HIPPOCTL_COMMAND(user_add)
     const hippoctl_opt opts[] = {{"jid", HIPPOCTL_OPT_VALUE, &jid},
                                  {"name", HIPPOCTL_OPT_VALUE, &name}};
     int first, status;
-    if (!hippoctl_parse_args(c, cmd, argc, argv, opts, N(opts), 0, &first, &status))
+    if (!hippoctl_parse_args(c, cmd, argc, argv, opts, HIPPOCTL_COUNT(opts), 0, &first, &status))
         return status;
     if (jid == NULL)
         return hippoctl_usage_error(cmd, "missing --jid", NULL);
@@ -67,7 +65,7 @@ HIPPOCTL_COMMAND(user_show)
                                " FROM hippo.users u"
                                " LEFT JOIN hippo.myspace_names m ON m.user_id = u.id"
                                " WHERE u.id = $1",
-                               groups, N(groups), 1, params);
+                               groups, HIPPOCTL_COUNT(groups), 1, params);
 }
 
 /* group add / resource add: one --name, "SELECT fn($1)". A group also has a room. */
@@ -77,7 +75,7 @@ static int name_only(hippoctl *c, const hippoctl_command *cmd, int argc, char **
     const char *name = NULL;
     const hippoctl_opt opts[] = {{"name", HIPPOCTL_OPT_VALUE, &name}};
     int first, status;
-    if (!hippoctl_parse_args(c, cmd, argc, argv, opts, N(opts), 0, &first, &status))
+    if (!hippoctl_parse_args(c, cmd, argc, argv, opts, HIPPOCTL_COUNT(opts), 0, &first, &status))
         return status;
     if (name == NULL)
         return hippoctl_usage_error(cmd, "missing --name", NULL);
@@ -151,7 +149,7 @@ HIPPOCTL_COMMAND(group_show)
                                " hippo.room_node(id) AS room_node,"
                                " hippo.room_jid(id, $2) AS room"
                                " FROM hippo.groups WHERE id = $1",
-                               members, N(members), 2, params);
+                               members, HIPPOCTL_COUNT(members), 2, params);
 }
 
 /* GROUP USER commands calling "SELECT fn($1, $2)". */

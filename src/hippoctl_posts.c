@@ -5,8 +5,6 @@
 #include "hippoctl.h"
 #include "pg_array.h"
 
-#define N(a) (sizeof(a) / sizeof((a)[0]))
-
 /* Resolves every --to into IDS (user and group JIDs allowed); BUFS holds the resolved ones.
  * Returns 0 or the exit status after printing why. */
 static int resolve_recipients(hippoctl *c, const hippoctl_list *to, const char **ids,
@@ -69,7 +67,7 @@ HIPPOCTL_COMMAND(post_create)
         {"to", HIPPOCTL_OPT_LIST, &to},          {"world", HIPPOCTL_OPT_FLAG, &world},
     };
     int first, status;
-    if (!hippoctl_parse_args(c, cmd, argc, argv, opts, N(opts), 0, &first, &status)) {
+    if (!hippoctl_parse_args(c, cmd, argc, argv, opts, HIPPOCTL_COUNT(opts), 0, &first, &status)) {
         hippoctl_list_free(&to);
         return status;
     }
@@ -90,7 +88,7 @@ static bool limit_args(hippoctl *c, const hippoctl_command *cmd, int argc, char 
                        const char **limit, int *first, int *status)
 {
     const hippoctl_opt opts[] = {{"limit", HIPPOCTL_OPT_VALUE, limit}};
-    if (!hippoctl_parse_args(c, cmd, argc, argv, opts, N(opts), npos, first, status))
+    if (!hippoctl_parse_args(c, cmd, argc, argv, opts, HIPPOCTL_COUNT(opts), npos, first, status))
         return false;
     if (!hippoctl_is_count(*limit)) {
         *status = hippoctl_usage_error(cmd, "--limit needs a number, not ", *limit);
@@ -151,7 +149,7 @@ HIPPOCTL_COMMAND(post_show)
                                " hippo.room_jid(p.id, $2) AS room"
                                " FROM hippo.posts p JOIN hippo.users u ON u.id = p.poster_id"
                                " WHERE p.id = $1",
-                               sections, N(sections), 2, params);
+                               sections, HIPPOCTL_COUNT(sections), 2, params);
 }
 
 /* POST USER: resolves both into PARAMS[0..1]; 0 or the exit status. */
@@ -259,5 +257,5 @@ HIPPOCTL_COMMAND(room_show)
         " WHERE o.room_id = $1) AS users_present,"
         " coalesce((SELECT r.next_serial FROM hippo.rooms r WHERE r.room_id = $1), 0) AS messages"
         " FROM hippo.room_lookup($1) AS l",
-        sections, N(sections), 3, params);
+        sections, HIPPOCTL_COUNT(sections), 3, params);
 }

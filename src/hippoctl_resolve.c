@@ -112,14 +112,12 @@ static char *created_sql(const char *call, int domain, bool json)
 
 static void print_created(const PGresult *res, bool json)
 {
-    if (json) {
-        printf("%s\n", PQgetvalue(res, 0, 0));
-        return;
-    }
-    /* stdout keeps the id alone, so that ID=$(hippoctl post create ...) still works; the
-     * room JID is for the operator's eyes (and in --json for scripts). */
+    /* stdout keeps the id alone (or the JSON object), so that ID=$(hippoctl post create ...)
+     * still works; the room JID is for the operator's eyes. */
     printf("%s\n", PQgetvalue(res, 0, 0));
-    fflush(stdout);
+    if (json)
+        return;
+    fflush(stdout); /* the id first, also when both streams go to one terminal or file */
     if (!PQgetisnull(res, 0, 2))
         fprintf(stderr, "room: %s\n", PQgetvalue(res, 0, 2));
     else
