@@ -27,7 +27,7 @@ PACKAGE = "hippod"
 INSTALLED = [  # deployment.md, "Install layout", the Debian package's column
     "/usr/sbin/hippod", "/usr/bin/hippoctl", "/lib/systemd/system/hippod.service",
     "/usr/lib/sysusers.d/hippod.conf", "/usr/share/man/man8/hippod.8.gz",
-    "/usr/share/man/man5/hippod.ini.5.gz",
+    "/usr/share/man/man5/hippod.ini.5.gz", "/usr/share/man/man1/hippoctl.1.gz",
     "/usr/share/doc/hippod/examples/hippod.ini.example", "/etc/hippod",
 ]
 
