@@ -69,8 +69,9 @@ const char *hippoctl_domain(hippoctl *c, bool *ok)
 /* A conninfo that libpq cannot parse is the caller's mistake, not an outage. */
 static bool conninfo_parses(const char *conninfo, const char *source)
 {
-    if (strchr(conninfo, '=') == NULL && strncmp(conninfo, "postgres", 8) != 0)
-        return true; /* a plain database name */
+    if (strchr(conninfo, '=') == NULL && strncmp(conninfo, "postgresql://", 13) != 0 &&
+        strncmp(conninfo, "postgres://", 11) != 0)
+        return true; /* a plain database name, as libpq's expand_dbname takes it */
     char *err = NULL;
     PQconninfoOption *opts = PQconninfoParse(conninfo, &err);
     if (opts == NULL) {
@@ -194,7 +195,13 @@ PGresult *hippoctl_query(hippoctl *c, const char *sql, int n, const char *const 
     /* Every parameter is declared text: a show command passes all of them to each of its
      * queries, and PostgreSQL cannot infer the type of one a query does not use. */
     Oid types[HIPPOCTL_MAX_PARAMS];
-    for (int i = 0; i < n && i < HIPPOCTL_MAX_PARAMS; i++)
+    if (n > HIPPOCTL_MAX_PARAMS) {
+        fprintf(stderr, "hippoctl: internal error: %d parameters (at most %d)\n", n,
+                HIPPOCTL_MAX_PARAMS);
+        c->status = HIPPOCTL_EXIT_OTHER;
+        return NULL;
+    }
+    for (int i = 0; i < n; i++)
         types[i] = TEXTOID;
     PGresult *res = PQexecParams(conn, sql, n, types, params, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(res);
