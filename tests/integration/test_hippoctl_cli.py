@@ -5,9 +5,9 @@ src/guid.c; USER, POST and GROUP arguments as JIDs; pref keys and values validat
 statuses 64 / 69 / 1 / 78; --json; HIPPO_DATABASE, HIPPO_DOMAIN and -c FILE. Against a
 throwaway PostgreSQL (no XMPP server needed).
 
-And the demo (issue 12, item 4): scripts/demo.py prints the room to join and hints whose
-effects happen as printed (run as printed, seen by real clients), and ends with a stopped
-line."""
+And the demo (issue 12, item 4): scripts/run.sh shows progress while it builds;
+scripts/demo.py prints the room to join and hints whose effects happen as printed (run as
+printed, seen by real clients), and ends with a stopped line."""
 
 import json
 import os
@@ -503,6 +503,73 @@ class Demo(unittest.TestCase):
             tail = [x for x in self.lines if x is not None]
         self.assertTrue(tail[-1].startswith("demo: stopped hippod, Prosody and PostgreSQL"),
                         tail[-5:])
+
+
+FAKE_MESON = """#!/bin/sh
+# meson as run.sh calls it: setup creates the dir, compile prints ninja-like steps
+case "$1" in
+setup) mkdir -p "$2"; echo "The Meson build system" ;;
+compile)
+    n=${FAKE_STEPS:-40}; i=1
+    while [ "$i" -le "$n" ]; do echo "[$i/$n] Compiling C object src/f$i.c.o"; i=$((i + 1)); done
+    if [ -n "${FAKE_FAIL:-}" ]; then echo "src/f.c:1: error: boom"; exit 2; fi ;;
+esac
+"""
+
+
+class RunSh(unittest.TestCase):
+    """scripts/run.sh around the build, with meson and dpkg-query faked (no real build, no
+    apt) and scripts/demo.py replaced by a stub that prints its arguments."""
+
+    def setUp(self):
+        self.stack = harness.Stack("run_sh")
+        root = self.stack.path("tree")
+        os.makedirs(os.path.join(root, "scripts"))
+        for name in ("run.sh", "deps.sh"):
+            with open(os.path.join(harness.REPO, "scripts", name)) as src, \
+                    open(os.path.join(root, "scripts", name), "w") as dst:
+                dst.write(src.read())
+        self.write(os.path.join(root, "scripts", "demo.py"),
+                   "import sys\nprint('demo stub', *sys.argv[1:])\n")
+        bin_dir = self.stack.path("bin")
+        os.makedirs(bin_dir)
+        self.write(os.path.join(bin_dir, "meson"), FAKE_MESON, 0o755)
+        self.write(os.path.join(bin_dir, "dpkg-query"),
+                   "#!/bin/sh\nprintf 'install ok installed'\n", 0o755)
+        self.run_sh = os.path.join(root, "scripts", "run.sh")
+        self.env = dict(os.environ, PATH=bin_dir + ":" + os.environ["PATH"])
+
+    def tearDown(self):
+        self.stack.close()
+
+    @staticmethod
+    def write(path, text, mode=0o644):
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, mode)
+
+    def run_script(self, **env):
+        return harness.run(["sh", self.run_sh], env=dict(self.env, **env), check=False)
+
+    def test_build_progress_and_failure(self):
+        r = self.run_script()
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        lines = r.stdout.splitlines()
+        self.assertIn("run.sh: first run: configuring build/ (meson setup)", lines)
+        self.assertIn("run.sh: first run: compiling hippod and hippoctl (about a minute; later"
+                      " runs are quick)", lines)
+        progress = [x for x in lines if x.startswith("run.sh:   ... ")]
+        self.assertEqual(progress, [f"run.sh:   ... {p}0% [{4 * p}/40]" for p in range(1, 10)])
+        self.assertNotIn("Compiling C object", r.stdout)  # ninja's lines stay in the log
+        self.assertEqual(lines[-2:], ["run.sh: built; starting PostgreSQL, Prosody and hippod",
+                                      "demo stub --build-dir build"])
+        r = self.run_script()  # build/ exists now
+        self.assertIn("run.sh: compiling what changed in build/", r.stdout.splitlines())
+        r = self.run_script(FAKE_FAIL="1")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("src/f.c:1: error: boom", r.stderr)  # the log, shown on failure
+        self.assertIn("run.sh: FAILED (2): meson compile -C build", r.stderr)
+        self.assertNotIn("demo stub", r.stdout)
 
 
 if __name__ == "__main__":
