@@ -42,6 +42,18 @@ LANGUAGE sql STABLE AS $$
     ORDER BY o.room_id, o.joined_at, o.occupant_jid
 $$;
 
+-- Occupancy is a cache of client presence: a join or a leave whose commit is lost in a
+-- PostgreSQL crash costs a stale or missing occupant row, which the sweep removes (its ping
+-- bounces) or the client's next join (XEP-0410 self-ping, a reconnect) restores, and no
+-- message. So hippod's joins and leaves commit without waiting for their WAL flush: their
+-- statements call this in a WHERE clause, which turns synchronous_commit off for their
+-- transaction only. A room message's transaction still commits synchronously (hippod sets
+-- synchronous_commit on for its sessions), and its flush carries every earlier WAL record
+-- with it. Returns true.
+CREATE FUNCTION hippo.commit_async() RETURNS boolean
+LANGUAGE sql VOLATILE
+RETURN set_config('synchronous_commit', 'off', true) IS NOT NULL;
+
 -- Messages JIDS[i] sent BODIES[i] to ROOM_IDS[i] (GROUPCHAT[i]: the standard MUC dialect,
 -- whose sender must be present), in arrival order. Returns, for each message i, a status
 -- row (I = i) as room_message did: ok with SERIAL, TS_MS and NICK, not-occupant, or a

@@ -2,7 +2,7 @@
 """hippo.room_message_batch (sql/011_room_batch.sql) on a real PostgreSQL: one status row per
 message in order, a run of consecutive serials per room in arrival order, each room's
 recipients once (with the delivery backstop of 010, for one room and for several), nothing
-stored for refused messages, and arrays of different lengths refused."""
+stored for refused messages, and arrays of different lengths refused; hippo.commit_async."""
 import os
 import subprocess
 import sys
@@ -111,6 +111,16 @@ class RoomBatch(unittest.TestCase):
             self.pg.psql(f"SELECT * FROM hippo.room_message_batch({lit([self.g])}, "
                          f"{lit(['a@b/c', 'd@e/f'])}, {lit(['x'])}, {lit(['f'])})")
         self.assertIn("differ in length", str(cm.exception))
+
+    def test_commit_async_is_for_its_transaction_only(self):
+        out = self.pg.psql(f"""
+SET synchronous_commit = on;
+BEGIN;
+SELECT count(*) FROM hippo.room_leave('{self.h}', 'nobody@{D}/x') r WHERE hippo.commit_async();
+SHOW synchronous_commit;
+COMMIT;
+SHOW synchronous_commit;""")
+        self.assertEqual(out.split(), ["1", "off", "on"])
 
     def test_empty_batch(self):
         self.assertEqual(self.pg.psql("SELECT count(*) FROM hippo.room_message_batch("

@@ -23,7 +23,7 @@ from harness import metric_value  # noqa: E402
 from test_component_link import error_of  # noqa: E402
 from test_pg_crash_durability import echoes  # noqa: E402
 from test_rooms_classic import (World, classic_join, error_reply, message_info,  # noqa: E402
-                                message_with, room_of, say, sync)
+                                message_with, muc_join, presence_from, room_of, say, sync)
 
 SENDERS = ("alice", "bob", "carol")
 FAST = {"messages_per_second": 100000, "message_burst": 100000}
@@ -165,6 +165,37 @@ CREATE TRIGGER refuse_body BEFORE INSERT ON hippo.room_messages
         for c in self.clients:
             self.assertEqual(echoes(c, room), {(0, "first"), (1, "after")})
         self.assertRegex(w.hippod.log_text(), r"a batch of 2 messages failed: .*poison")
+
+
+class PresenceCommitsAsync(unittest.TestCase):
+    def test_join_and_leave_statements_commit_async(self):
+        """Occupancy is a cache of presence: hippod's join and leave statements turn
+        synchronous_commit off for their own transaction (sql/011 hippo.commit_async)."""
+        w = World("presence-async")
+        self.addCleanup(w.close)
+        w.user("alice")
+        room = room_of(w.group("G", members=["alice"]))
+        alice = w.client("alice")
+        self.addCleanup(alice.close)
+
+        # every statement into the server log, hippod's sessions included (reloaded at once)
+        w.pg.psql("ALTER SYSTEM SET log_statement = 'all'; SELECT pg_reload_conf()", admin=True)
+        self.addCleanup(w.pg.psql, "ALTER SYSTEM RESET log_statement; SELECT pg_reload_conf()",
+                        admin=True)
+        time.sleep(0.5)
+
+        def logged(fn):
+            with open(w.pg.log_path) as f:
+                return [line for line in f if f"hippo.{fn}(" in line]
+
+        muc_join(alice, room, "Alice")
+        alice.wait_for(presence_from(room, "Alice"), timeout=10)
+        alice.send(f"<presence type='unavailable' to='{room}/Alice'/>")
+        alice.wait_for(presence_from(room, "Alice", "unavailable"), timeout=10)
+        for fn in ("room_join", "room_leave"):
+            self.assertTrue(logged(fn), f"{fn} not logged")
+            for line in logged(fn):
+                self.assertIn("WHERE hippo.commit_async()", line)
 
 
 class KillDuringBurst(unittest.TestCase):
