@@ -50,13 +50,16 @@ HIPPOCTL_COMMAND(user_list)
 HIPPOCTL_COMMAND(user_show)
 {
     hippoctl_id buf;
-    const char *params[1] = {NULL}; /* stays NULL after --help */
+    const char *params[2] = {NULL}; /* stays NULL after --help */
     int status = one_user(c, cmd, argc, argv, buf, params);
     if (status != 0 || params[0] == NULL)
         return status;
+    bool ok;
+    if ((params[1] = hippoctl_domain(c, &ok), !ok))
+        return c->status;
     static const hippoctl_section groups[] = {
-        {"group", "SELECT g.id, g.name, m.status FROM hippo.group_members m"
-                  " JOIN hippo.groups g ON g.id = m.group_id"
+        {"group", "SELECT g.id, g.name, m.status, hippo.room_jid(g.id, $2) AS room"
+                  " FROM hippo.group_members m JOIN hippo.groups g ON g.id = m.group_id"
                   " WHERE m.user_id = $1 ORDER BY g.name, g.id"},
     };
     return hippoctl_print_show(c,
@@ -65,7 +68,7 @@ HIPPOCTL_COMMAND(user_show)
                                " FROM hippo.users u"
                                " LEFT JOIN hippo.myspace_names m ON m.user_id = u.id"
                                " WHERE u.id = $1",
-                               groups, HIPPOCTL_COUNT(groups), 1, params);
+                               groups, HIPPOCTL_COUNT(groups), 2, params);
 }
 
 /* group add / resource add: one --name, "SELECT fn($1)". A group also has a room. */

@@ -317,7 +317,10 @@ class HippoctlCli(unittest.TestCase):
                       json.loads(self.ok("group", "list", "--json")[0]))
         self.assertEqual(json.loads(self.ok("pref", "list", b, "--json")[0]), [])
         user = json.loads(self.ok("user", "show", bjid, "--json")[0])
-        self.assertEqual(user["group"], [{"id": g, "name": "J", "status": "ACTIVE"}])
+        self.assertEqual(user["group"], [{"id": g, "name": "J", "status": "ACTIVE",
+                                          "room": None}])
+        self.assertIn(f"group: {g}\tJ\tACTIVE\t{mapped(g)}@{ROOMS}",
+                      self.ok("user", "show", b, domain=ROOMS)[0].splitlines())
         for cmd in (["post", "list"], ["resource", "list"], ["outbox", "list"],
                     ["contact", "list", a]):
             self.assertIsInstance(json.loads(self.ok(*cmd, "--json")[0]), list, cmd)
