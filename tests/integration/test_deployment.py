@@ -1,9 +1,9 @@
 #!/usr/bin/python3
-"""docs/deployment.md, the Prosody path, run as written: the commands of every fenced block
-marked `<!-- deployment-test: run -->`, in the order of the page, from a fresh
-`meson install --destdir` of the build under test, against a private PostgreSQL (with
-Debian's default pg_hba.conf: peer authentication on the Unix socket) and a private
-Prosody. The page and this test cannot drift apart: every `sh` block must carry a marker,
+"""docs/deployment.md run as written, once on its Prosody path and once on its ejabberd path:
+the commands of every fenced block marked `<!-- deployment-test: run -->`, in the order of
+the page, from a fresh `meson install --destdir` of the build under test, against a private
+PostgreSQL (with Debian's default pg_hba.conf: peer authentication on the Unix socket) and
+a private Prosody or ejabberd. The page and this test cannot drift apart: every `sh` block must carry a marker,
 and a command is either run as written or has one of the few translations below.
 
 What differs from a real machine, and why:
@@ -17,7 +17,8 @@ What differs from a real machine, and why:
   unit says: ExecStartPre, then ExecStart, as its User= and Group=, with its
   LoadCredential= file in $CREDENTIALS_DIRECTORY (no systemd runs as PID 1 here).
 - The Prosody block (`<!-- deployment-test: prosody -->`) starts the harness's Prosody
-  with the block's component port and domain and the secret the page generated.
+  with the block's component port and domain and the secret the page generated; on the
+  ejabberd path, the ejabberd block starts the harness's ejabberd the same way.
 - `systemd-sysusers` creates the system user hippod on this machine for real; the test
   removes it afterwards unless it existed before (system_user_guard, shared with
   test_debian_package.py, which serializes the two).
@@ -39,9 +40,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 DOC = os.path.join(harness.SRCDIR, "docs", "deployment.md")
-# run: this test runs the block; prosody: starts the XMPP server it describes; package: run
-# by test_debian_package.py instead.
-MARKER = re.compile(r"^<!-- deployment-test: (run|prosody|package) -->$")
+# run: this test runs the block; prosody, ejabberd: starts the XMPP server it describes (on
+# that server's path); package: run by test_debian_package.py instead.
+MARKER = re.compile(r"^<!-- deployment-test: (run|prosody|ejabberd|package) -->$")
 SERVICE_USER = "hippod"
 
 
@@ -283,25 +284,39 @@ class Deployment(unittest.TestCase):
         "systemctl enable --now hippod": enable_now,
     }
 
-    # ---- the Prosody block
+    # ---- the XMPP server blocks
 
-    def start_prosody(self, body):
-        ports = re.search(r"component_ports = \{ (\d+) \}", body)
-        domain = re.search(r'^Component "([^"]+)"', body, re.M)
-        self.assertTrue(ports and domain, "the Prosody block has no component port or domain")
+    SERVER_BLOCK = {  # how each server's block names the component port and domain
+        "prosody": (r"component_ports = \{ (\d+) \}", r'^Component "([^"]+)"'),
+        "ejabberd": (r"- port: (\d+)\n\s+ip: \"127\.0\.0\.1\"\n\s+module: ejabberd_service",
+                     r"^\s+hosts:\n\s+([a-z.]+):$"),
+    }
+
+    def start_server(self, kind, body):
+        """The harness's KIND server with the block's component port and domain, which must
+        be hippod.ini's, and the secret the page generated."""
+        port_re, domain_re = self.SERVER_BLOCK[kind]
+        port, domain = re.search(port_re, body), re.search(domain_re, body, re.M)
+        self.assertTrue(port and domain, f"the {kind} block has no component port or domain")
         with open(self.dest + "/etc/hippod/hippod.ini") as f:
             ini = f.read()
-        self.assertIn(f"port = {self.ports[ports.group(1)]}\n", ini,
-                      "Prosody's component port is not hippod.ini's")
+        self.assertIn(f"port = {self.ports[port.group(1)]}\n", ini,
+                      f"{kind}'s component port is not hippod.ini's")
         self.assertEqual(domain.group(1), "rooms.example.org")
         with open(self.dest + "/etc/hippod/secret") as f:
             secret = f.read().strip()
         self.assertGreaterEqual(len(secret), 24)
-        self.stack.prosody(secret=secret, component_port=self.ports[ports.group(1)])
+        getattr(self.stack, kind)(secret=secret, component_port=self.ports[port.group(1)])
 
     # ----
 
     def test_prosody_path_as_written(self):
+        self.follow_page("prosody")
+
+    def test_ejabberd_path_as_written(self):
+        self.follow_page("ejabberd")
+
+    def follow_page(self, server):
         blocks = doc_blocks()
         unmarked = [line for marker, lang, _, line in blocks if lang == "sh" and not marker]
         self.assertEqual(unmarked, [], "sh blocks of deployment.md without a "
@@ -311,9 +326,9 @@ class Deployment(unittest.TestCase):
             self.pg = self.stack.postgres()
             make_debian_like(self.pg)
             for marker, lang, body, line in blocks:
-                if marker == "prosody":
-                    self.start_prosody(body)
-                    ran.append("prosody")
+                if marker == server:
+                    self.start_server(server, body)
+                    ran.append("xmpp server")
                 if marker != "run":
                     continue
                 for cmd in block_commands(body):
@@ -326,7 +341,7 @@ class Deployment(unittest.TestCase):
         # the page's order, checked through what ran
         for before, after in (("meson install -C build", "systemd-sysusers"),
                               ("cat > /etc/hippod/hippod.ini", "--migrate"),
-                              ("--migrate", "prosody"), ("prosody", "systemctl enable")):
+                              ("--migrate", "xmpp server"), ("xmpp server", "systemctl enable")):
             i = next(n for n, c in enumerate(ran) if before in c)
             j = next(n for n, c in enumerate(ran) if after in c)
             self.assertLess(i, j, f"{before!r} must come before {after!r}")
