@@ -1,14 +1,18 @@
 #!/usr/bin/python3
-"""Chat-room benchmark: the same rooms and load against Prosody's own MUC and against hippod.
+"""Chat-room benchmark: the same rooms and load against the XMPP server's own MUC and hippod.
 
     bench/run.py                      # 100 rooms x 10 at 200 and 400 msg/s, 1000 x 10
                                       # occupancy, both targets, 2 repeats: 12-15 minutes
     bench/run.py --quick              # a small run that finishes in about a minute
     bench/run.py --targets muc --rooms 100 --occupants 10 --rate 300,600
+    bench/run.py --servers prosody,ejabberd --rooms 20 --rate 100,200,400 --occupancy none
 
-Each run gets a fresh private stack (tests/integration/harness.py: PostgreSQL, Prosody and
-hippod on loopback, stopped by pid afterwards) and runs bench/load_rooms against it:
-  muc     Prosody's "muc" component conference.example.test, rooms room0..room{R-1}
+Each run gets a fresh private stack (tests/integration/harness.py: PostgreSQL, the XMPP
+server — Prosody, or ejabberd with --servers — and hippod on loopback, stopped by pid
+afterwards) and runs bench/load_rooms against it. PostgreSQL is durable (on disk, fsync
+and synchronous_commit on) unless --unsafe-fast-db:
+  muc     the server's own MUC at conference.example.test (Prosody's "muc" component,
+          ejabberd's mod_muc), rooms room0..room{R-1}
   hippod  hippod's rooms at rooms.example.test: one group of N members and one post to it per
           room, the room JID node being the mapped post GUID; standard MUC dialect
           (--dialect classic for the Mugshot one)
@@ -32,6 +36,12 @@ from common import DOMAIN, PASSWORD, fmt
 
 MUC_DOMAIN = "conference.example.test"
 
+# ejabberd's mod_muc with the same shape: rooms created on first join, no history, no
+# limits that would refuse the load.
+EJABBERD_MUC = f"""mod_muc: {{host: {MUC_DOMAIN}, access_create: all, history_size: 0,
+    max_users: 1000000, max_user_conferences: 1000000, min_message_interval: 0,
+    max_users_presence: 1000000, default_room_options: {{persistent: false}}}}"""
+
 MUC_COMPONENT = f"""
 Component "{MUC_DOMAIN}" "muc"
     restrict_room_creation = false
@@ -46,6 +56,7 @@ Component "{MUC_DOMAIN}" "muc"
 def parse_args():
     p = common.arg_parser(__doc__, "hippod, hippoctl, bench/load_rooms")
     p.add_argument("--targets", default="muc,hippod", help="comma list of muc, hippod")
+    p.add_argument("--servers", default="prosody", help="comma list of prosody, ejabberd")
     p.add_argument("--rooms", type=int, default=100)
     p.add_argument("--occupants", type=int, default=10)
     p.add_argument("--rate", default="200,400",
@@ -78,6 +89,9 @@ def parse_args():
     if a.occupancy is None:
         a.occupancy = "100x10" if a.quick else "1000x10"
     a.rates = [float(r) for r in str(a.rate).split(",") if r]
+    a.server_kinds = [s for s in a.servers.split(",") if s]
+    if any(s not in ("prosody", "ejabberd") for s in a.server_kinds):
+        p.error(f"--servers: prosody or ejabberd, not {a.servers}")
     a.targets = [t for t in a.targets.split(",") if t]
     for t in a.targets:
         if t not in ("muc", "hippod"):
@@ -165,16 +179,27 @@ def wait_quiet(a):
         time.sleep(5)
 
 
-def one_run(a, harness, target, rooms, occupants, rate, warmup, duration):
-    """A fresh stack, one load_rooms run; returns its RESULT dict (plus target)."""
+def start_server(stack, kind, n):
+    """The XMPP server KIND with its MUC and N accounts; returns (server, its watch)."""
+    if kind == "ejabberd":
+        srv = stack.ejabberd(log_level="warning", extra_modules=EJABBERD_MUC)
+        watch = ("ejabberd", srv.pid, True)  # the BEAM and its port programs
+    else:
+        srv = stack.prosody(extra_config=MUC_COMPONENT, log_level="warn")
+        watch = ("prosody", srv.pid, False)
+    common.create_accounts(srv, kind, n)
+    return srv, watch
+
+
+def one_run(a, harness, kind, target, rooms, occupants, rate, warmup, duration):
+    """A fresh stack, one load_rooms run; returns its RESULT dict (plus server and target)."""
     wait_quiet(a)
     n = rooms * occupants
     timeout = 600 + n / a.login_rate + n / a.join_rate + warmup + duration
-    with harness.Stack(f"bench-{target}") as stack:
-        pro = stack.prosody(extra_config=MUC_COMPONENT, log_level="warn")
-        common.create_accounts(pro, "prosody", n)
+    with harness.Stack(f"bench-{kind}-{target}") as stack:
+        pro, watch = start_server(stack, kind, n)
         args = shape_args(a, rooms, occupants, rate, warmup, duration)
-        watches = [("prosody", pro.pid, False)]
+        watches = [watch]
         if target == "muc":
             args += ["--muc-domain", MUC_DOMAIN]
         else:
@@ -194,12 +219,18 @@ def one_run(a, harness, target, rooms, occupants, rate, warmup, duration):
         res = run_driver(a, pro, args, watches, timeout)
         res["loadavg_1min"] = [load_before, os.getloadavg()[0]]
     res["target"] = target
+    res["server"] = kind
     return res
 
 
 def us(res, label):
     w = res["watch"].get(label)
     return w["us_per_delivery"] if w else None
+
+
+def xmpp_us(res):
+    """CPU per delivery of the XMPP server of RES."""
+    return us(res, res["server"])
 
 
 def server_us(res):
@@ -224,59 +255,63 @@ def status(res):
 
 
 def load_table(results):
-    print("\n| target | msg/s | run | delivered/s | undelivered | p50 ms | p99 ms | max ms | prosody µs/dlv "
-          "| hippod µs/dlv | postgres µs/dlv | server µs/dlv | driver CPU | others CPU | status |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("\n| server | target | msg/s | run | delivered/s | undelivered | p50 ms | p99 ms | max ms "
+          "| XMPP server µs/dlv | hippod µs/dlv | postgres µs/dlv | all µs/dlv | driver CPU "
+          "| others CPU | status |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     runs = {}
     for r in results:
-        key = (r["target"], r["rate"])
+        key = (r["server"], r["target"], r["rate"])
         runs[key] = runs.get(key, 0) + 1
         lat = r["latency_ms"]
         drv = common.core_pct(r, r["driver"]["cpu_window_s"])
-        print(f"| {r['target']} | {r['rate']:g} | {runs[key]} | {r['delivered_per_s']:.0f} | {r['lost']} "
+        print(f"| {r['server']} | {r['target']} | {r['rate']:g} | {runs[key]} "
+              f"| {r['delivered_per_s']:.0f} | {r['lost']} "
               f"| {lat['p50']:.2f} | {lat['p99']:.2f} | {lat['max']:.1f} "
-              f"| {fmt(us(r, 'prosody'), '.1f')} | {fmt(us(r, 'hippod'), '.1f')} "
+              f"| {fmt(xmpp_us(r), '.1f')} | {fmt(us(r, 'hippod'), '.1f')} "
               f"| {fmt(us(r, 'postgres'), '.1f')} "
               f"| {server_us(r):.1f} | {drv:.0f}% | {others(r)} | {status(r)} |")
 
 
-def ratios(results, rate):
-    ok = [r for r in results if status(r).startswith("ok")]
-    muc = [us(r, "prosody") for r in ok if r["target"] == "muc"]
+def ratios(results, kind, rate):
+    ok = [r for r in results if status(r).startswith("ok") and r["server"] == kind]
+    muc = [xmpp_us(r) for r in ok if r["target"] == "muc"]
     hip = [r for r in ok if r["target"].startswith("hippod")]
+    name = kind.capitalize()
     if not muc:
-        print(f"\nat {rate:g} msg/s: no successful Prosody-MUC run")
+        print(f"\nat {rate:g} msg/s: no successful {name}-MUC run")
         return
     base = statistics.median(muc)
     if not hip:
-        print(f"\nat {rate:g} msg/s: Prosody MUC {base:.1f} µs CPU per delivered stanza "
+        print(f"\nat {rate:g} msg/s: {name} MUC {base:.1f} µs CPU per delivered stanza "
               f"(median of {len(muc)}); hippod: pending (no successful hippod run)")
         return
     own = statistics.median(us(r, "hippod") for r in hip)
     with_pg = statistics.median(us(r, "hippod") + us(r, "postgres") for r in hip)
-    routing = statistics.median(us(r, "prosody") for r in hip)
+    routing = statistics.median(xmpp_us(r) for r in hip)
     total = statistics.median(server_us(r) for r in hip)
-    print(f"\nat {rate:g} msg/s, CPU per delivered stanza, medians ({len(muc)} Prosody-MUC runs, "
-          f"{len(hip)} hippod runs):")
-    print(f"  Prosody MUC (Prosody alone):           {base:7.1f} µs")
+    print(f"\nat {rate:g} msg/s, CPU per delivered stanza, medians ({len(muc)} {name}-MUC "
+          f"runs, {len(hip)} hippod runs):")
+    print(f"  {name} MUC ({name} alone):".ljust(41) + f"{base:7.1f} µs")
     print(f"  hippod alone:                          {own:7.1f} µs  ratio {own / base:.2f}")
     print(f"  hippod + PostgreSQL:                   {with_pg:7.1f} µs  ratio {with_pg / base:.2f}")
-    print(f"  Prosody routing for hippod:            {routing:7.1f} µs")
-    print(f"  all servers (Prosody + hippod + PG):   {total:7.1f} µs  ratio {total / base:.2f}")
+    print(f"  {name} routing for hippod:".ljust(41) + f"{routing:7.1f} µs")
+    print(f"  all servers ({name} + hippod + PG):".ljust(41)
+          + f"{total:7.1f} µs  ratio {total / base:.2f}")
 
 
 def occupancy_table(results):
-    print("\n| target | rooms x occupants | joined | login s | join s | prosody RSS MiB "
+    print("\n| server | target | rooms x occupants | joined | login s | join s | server RSS MiB "
           "| hippod RSS MiB before → joined | hippod peak MiB | status |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         w = r["watch"]
         hip = w.get("hippod")
         hip_rss = (f"{hip['rss_start_kib'] / 1024:.1f} → {hip['rss_kib'] / 1024:.1f}"
                    if hip else "—")
-        print(f"| {r['target']} | {r['rooms']} x {r['occupants']} | {r['joined']} "
+        print(f"| {r['server']} | {r['target']} | {r['rooms']} x {r['occupants']} | {r['joined']} "
               f"| {r['login_s']:.1f} | {r['join_s']:.1f} "
-              f"| {w['prosody']['rss_kib'] / 1024:.1f} | {hip_rss} "
+              f"| {w[r['server']]['rss_kib'] / 1024:.1f} | {hip_rss} "
               f"| {fmt(hip and hip['hwm_kib'] / 1024, '.1f')} | {status(r)} |")
 
 
@@ -287,21 +322,24 @@ def main():
     if not a.skip_load:
         for rep in range(a.repeat):
             for rate in a.rates:
-                for target in a.targets:
-                    print(f"== load: {target}, {a.rooms} x {a.occupants} at {rate:g} msg/s, "
-                          f"run {rep + 1}/{a.repeat}", flush=True)
-                    load.append(one_run(a, harness, target, a.rooms, a.occupants, rate,
-                                        a.warmup, a.duration))
+                for kind in a.server_kinds:
+                    for target in a.targets:
+                        print(f"== load: {kind} {target}, {a.rooms} x {a.occupants} at "
+                              f"{rate:g} msg/s, run {rep + 1}/{a.repeat}", flush=True)
+                        load.append(one_run(a, harness, kind, target, a.rooms, a.occupants,
+                                            rate, a.warmup, a.duration))
         load_table(load)
-        for rate in a.rates:
-            ratios([r for r in load if r["rate"] == rate], rate)
+        for kind in a.server_kinds:
+            for rate in a.rates:
+                ratios([r for r in load if r["rate"] == rate], kind, rate)
     if a.occupancy != "none":
         rooms, occupants = (int(x) for x in a.occupancy.lower().split("x"))
         for rep in range(a.repeat):
-            for target in a.targets:
-                print(f"== occupancy: {target}, {rooms} x {occupants}, run {rep + 1}/{a.repeat}",
-                      flush=True)
-                occ.append(one_run(a, harness, target, rooms, occupants, 0, 3, 5))
+            for kind in a.server_kinds:
+                for target in a.targets:
+                    print(f"== occupancy: {kind} {target}, {rooms} x {occupants}, "
+                          f"run {rep + 1}/{a.repeat}", flush=True)
+                    occ.append(one_run(a, harness, kind, target, rooms, occupants, 0, 3, 5))
         occupancy_table(occ)
     if a.out:
         common.write_results(a.out, {"args": vars(a), "load": load, "occupancy": occ})

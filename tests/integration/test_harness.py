@@ -252,6 +252,19 @@ class Lifecycle(unittest.TestCase):
         self.assertEqual(harness.processes_mentioning(d), [])
         self.assertFalse(os.path.exists(d))
 
+    def test_ejabberd_extra_modules(self):
+        """A module added to ejabberd's map is loaded: mod_muc answers a join."""
+        with harness.Stack("ejabberd-muc") as stack:
+            ej = stack.ejabberd(extra_modules="mod_muc: {host: conference.example.test}")
+            ej.register("carol", "carolpw")
+            c = stack.client(server=ej, user="carol", password="carolpw")
+            c.send("<presence to='room@conference.example.test/carol'>"
+                   "<x xmlns='http://jabber.org/protocol/muc'/></presence>")
+            own = c.wait_for(lambda e: harness.local_name(e) == "presence"
+                             and e.get("from") == "room@conference.example.test/carol",
+                             timeout=15)
+            self.assertNotEqual(own.get("type"), "error", harness.tostring(own))
+
     def test_durable_postgres_is_on_disk_with_flushes_on(self):
         with harness.Stack("durable") as stack:
             pg = stack.postgres(durable=True)
