@@ -4,7 +4,7 @@
 #include <sys/utsname.h>
 
 #include "handlers.h"
-#include "router.h"
+#include "send.h"
 #include "stanza.h"
 #include "xmpp_link.h"
 
@@ -19,7 +19,7 @@ static const char *const features[] = {NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, N
 /* Sends RESULT (built by the caller) and releases it. */
 static void send_result(hippod *d, xmpp_stanza_t *result)
 {
-    hippo_router_send(d, result);
+    hippo_send(d, result);
     xmpp_stanza_release(result);
 }
 
@@ -27,7 +27,7 @@ static void out_of_memory(hippod *d, xmpp_stanza_t *iq, xmpp_stanza_t *partial)
 {
     if (partial)
         xmpp_stanza_release(partial);
-    hippo_router_reply_error(d, iq, "wait", "resource-constraint", "out of memory");
+    hippo_send_error(d, iq, "wait", "resource-constraint", "out of memory");
 }
 
 static int add_identity(xmpp_stanza_t *query)
@@ -44,7 +44,7 @@ static int add_identity(xmpp_stanza_t *query)
 static void disco_info(hippod *d, xmpp_stanza_t *iq, xmpp_stanza_t *payload)
 {
     if (xmpp_stanza_get_attribute(payload, "node")) {
-        hippo_router_reply_error(d, iq, "cancel", "item-not-found", "no such node");
+        hippo_send_error(d, iq, "cancel", "item-not-found", "no such node");
         return;
     }
     xmpp_stanza_t *result = hippo_stanza_iq_result(hippo_link_ctx(d->link), iq);
@@ -68,7 +68,7 @@ static void disco_info(hippod *d, xmpp_stanza_t *iq, xmpp_stanza_t *payload)
 static void disco_items(hippod *d, xmpp_stanza_t *iq, xmpp_stanza_t *payload)
 {
     if (xmpp_stanza_get_attribute(payload, "node")) {
-        hippo_router_reply_error(d, iq, "cancel", "item-not-found", "no such node");
+        hippo_send_error(d, iq, "cancel", "item-not-found", "no such node");
         return;
     }
     xmpp_stanza_t *result = hippo_stanza_iq_result(hippo_link_ctx(d->link), iq);

@@ -9,7 +9,7 @@
 
 #include "handlers.h"
 #include "protocol.h"
-#include "router.h"
+#include "send.h"
 #include "stanza.h"
 #include "user_cache.h"
 #include "xmpp_link.h"
@@ -70,7 +70,7 @@ void hippo_request_result(hippo_request *req, xmpp_stanza_t *payload)
     }
     if (payload)
         xmpp_stanza_add_child(result, payload);
-    hippo_router_send(req->d, result);
+    hippo_send(req->d, result);
     xmpp_stanza_release(result);
     request_free(req);
 }
@@ -78,7 +78,7 @@ void hippo_request_result(hippo_request *req, xmpp_stanza_t *payload)
 void hippo_request_error(hippo_request *req, const char *type, const char *condition,
                          const char *text)
 {
-    hippo_router_reply_error(req->d, req->iq, type, condition, text);
+    hippo_send_error(req->d, req->iq, type, condition, text);
     request_free(req);
 }
 
@@ -97,7 +97,7 @@ int hippo_request_query(hippo_request *req, const char *stmt, int nparams,
 void hippo_request_refused(hippo_request *req)
 {
     const char *condition, *text;
-    hippo_router_db_refusal(req->d, &condition, &text);
+    hippo_send_db_refusal(req->d, &condition, &text);
     hippo_request_error(req, "wait", condition, text);
 }
 
@@ -141,21 +141,21 @@ static void on_user_found(const PGresult *res, const char *error, void *arg)
 void hippo_protocol_iq(hippod *d, xmpp_stanza_t *iq, xmpp_stanza_t *payload)
 {
     if (!area_of(xmpp_stanza_get_ns(payload))) {
-        hippo_router_reply_error(d, iq, "cancel", "feature-not-implemented",
-                                 "unknown dumbhippo protocol namespace");
+        hippo_send_error(d, iq, "cancel", "feature-not-implemented",
+                         "unknown dumbhippo protocol namespace");
         return;
     }
     xmpp_ctx_t *ctx = hippo_link_ctx(d->link);
     hippo_request *req = calloc(1, sizeof *req);
     if (!req) {
-        hippo_router_reply_error(d, iq, "wait", "resource-constraint", "out of memory");
+        hippo_send_error(d, iq, "wait", "resource-constraint", "out of memory");
         return;
     }
     req->d = d;
     req->iq = xmpp_stanza_copy(iq); /* the request outlives the link's stanza */
     if (!req->iq) {
         free(req);
-        hippo_router_reply_error(d, iq, "wait", "resource-constraint", "out of memory");
+        hippo_send_error(d, iq, "wait", "resource-constraint", "out of memory");
         return;
     }
     req->payload = hippo_stanza_first_element(req->iq);

@@ -47,7 +47,7 @@ int hippo_request_query(hippo_request *req, const char *stmt, int nparams,
                         const char *const *params, hippo_db_result_cb cb);
 
 /* Answers the wait-type error of a database query that could not be sent (see
- * hippo_router_db_refusal()). Frees REQ. */
+ * hippo_send_db_refusal()). Frees REQ. */
 void hippo_request_refused(hippo_request *req);
 
 /* For database callbacks: when RES is NULL, logs ERROR, answers internal-server-error

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "post_payload.h"
+#include "send.h"
 #include "post_xml.h"
 #include "push.h"
 #include "push_xml.h"
@@ -87,7 +88,7 @@ static int send_one(void *arg, size_t i)
     int rc = -1;
     if (msg) {
         xmpp_stanza_set_to(msg, u->jid);
-        rc = hippo_link_send(a->d->link, msg);
+        rc = hippo_send(a->d, msg);
         xmpp_stanza_release(msg);
     }
     if (el)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "post_xml.h"
+#include "send.h"
 #include "push.h"
 #include "push_xml.h"
 #include "xmpp_link.h"
@@ -65,7 +66,7 @@ static int send_one(void *arg, size_t i)
     int rc = -1;
     if (msg) {
         xmpp_stanza_set_to(msg, h->changes[i].jid);
-        rc = hippo_link_send(h->d->link, msg);
+        rc = hippo_send(h->d, msg);
         xmpp_stanza_release(msg);
     }
     if (payload)

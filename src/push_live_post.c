@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "post_payload.h"
+#include "send.h"
 #include "push.h"
 #include "push_xml.h"
 #include "sdnotify.h"
@@ -110,7 +111,7 @@ static int send_one(void *arg, size_t i)
     if (hippo_push_xml_set_viewpoint(&s->vp, s->flags[2 * i] == 't', s->flags[2 * i + 1] == 't') <
         0)
         return -1;
-    return hippo_link_send(s->d->link, s->message);
+    return hippo_send(s->d, s->message);
 }
 
 static void on_sent(void *arg, bool sent)

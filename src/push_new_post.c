@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "post_payload.h"
+#include "send.h"
 #include "push.h"
 #include "push_xml.h"
 #include "sdnotify.h"
@@ -66,7 +67,7 @@ static int send_one(void *arg, size_t i)
 {
     struct new_post *np = arg;
     xmpp_stanza_set_to(np->message, np->jids[i]);
-    return hippo_link_send(np->d->link, np->message);
+    return hippo_send(np->d, np->message);
 }
 
 /* The fan-out time goes to the metric, and to the debug log with the wall clock so that a

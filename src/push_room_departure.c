@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "push.h"
+#include "send.h"
 #include "room_op.h"
 #include "room_stanzas.h"
 #include "xmpp_link.h"
@@ -37,7 +38,7 @@ static int send_presence(hippod *d, xmpp_stanza_t *pres, const char *to)
     if (!pres)
         return -1;
     xmpp_stanza_set_to(pres, to);
-    int rc = hippo_link_send(d->link, pres);
+    int rc = hippo_send(d, pres);
     xmpp_stanza_release(pres);
     return rc;
 }

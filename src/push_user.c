@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "push.h"
+#include "send.h"
 #include "push_xml.h"
 #include "user_iq_xml.h"
 #include "xmpp_link.h"
@@ -48,7 +49,7 @@ static int send_headline(hippod *d, const char *jid, xmpp_stanza_t *payload)
     if (!msg)
         return -1;
     xmpp_stanza_set_to(msg, jid);
-    int rc = hippo_link_send(d->link, msg);
+    int rc = hippo_send(d, msg);
     xmpp_stanza_release(msg);
     return rc;
 }

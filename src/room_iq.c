@@ -7,7 +7,7 @@
 #include "post_payload.h"
 #include "room_handlers.h"
 #include "room_stanzas.h"
-#include "router.h"
+#include "send.h"
 #include "stanza.h"
 
 #define NS_PING "urn:xmpp:ping"
@@ -27,7 +27,7 @@ static void answer(hippo_room_op *op, xmpp_stanza_t *payload)
     }
     if (payload)
         xmpp_stanza_add_child(result, payload);
-    hippo_router_send(op->d, result);
+    hippo_send(op->d, result);
     xmpp_stanza_release(result);
     hippo_room_op_free(op);
 }
@@ -189,21 +189,21 @@ static int kind_of(xmpp_stanza_t *iq, xmpp_stanza_t *payload, const char *nick)
 
 void hippo_room_iq(hippod *d, xmpp_stanza_t *stanza, const char *room_id, const char *nick)
 {
-    xmpp_stanza_t *payload = hippo_router_iq_payload(d, stanza);
+    xmpp_stanza_t *payload = hippo_send_iq_payload(d, stanza);
     if (!payload)
         return;
     int kind = kind_of(stanza, payload, nick);
     if (kind < 0) {
         const char *ns = xmpp_stanza_get_ns(payload);
         bool ours = ns && strcmp(ns, HIPPO_NS_ROOMS) == 0;
-        hippo_router_reply_error(
+        hippo_send_error(
             d, stanza, "cancel", ours ? "feature-not-implemented" : "service-unavailable",
             ours ? "only the details get is served" : "rooms do not serve this request");
         return;
     }
     hippo_room_op *op = hippo_room_op_new(d, stanza, room_id, nick);
     if (!op) {
-        hippo_router_reply_error(d, stanza, "wait", "resource-constraint", "out of memory");
+        hippo_send_error(d, stanza, "wait", "resource-constraint", "out of memory");
         return;
     }
     op->iq_kind = kind;

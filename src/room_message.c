@@ -11,7 +11,7 @@
 
 #include "room_handlers.h"
 #include "room_stanzas.h"
-#include "router.h"
+#include "send.h"
 #include "sdnotify.h"
 #include "xmpp_link.h"
 
@@ -159,22 +159,22 @@ static bool acceptable(hippod *d, xmpp_stanza_t *stanza, const char *room_id, co
     const char *type = xmpp_stanza_get_type(stanza);
     const char *from = xmpp_stanza_get_from(stanza);
     if (nick) {
-        hippo_router_reply_error(d, stanza, "cancel", "not-allowed",
-                                 "private messages are not supported in this room");
+        hippo_send_error(d, stanza, "cancel", "not-allowed",
+                         "private messages are not supported in this room");
         return false;
     }
     if (type && strcmp(type, "groupchat") != 0 && strcmp(type, "normal") != 0) {
-        hippo_router_reply_error(d, stanza, "modify", "bad-request",
-                                 "room messages are groupchat or have no type");
+        hippo_send_error(d, stanza, "modify", "bad-request",
+                         "room messages are groupchat or have no type");
         return false;
     }
     if (xmpp_stanza_get_child_by_name(stanza, "subject")) {
-        hippo_router_reply_error(d, stanza, "auth", "forbidden",
-                                 "the subject is the post's title or the group's name");
+        hippo_send_error(d, stanza, "auth", "forbidden",
+                         "the subject is the post's title or the group's name");
         return false;
     }
     if (!body || !*body) {
-        hippo_router_drop(d, stanza, "room-message-without-body"); /* e.g. chat states */
+        hippo_send_drop(d, stanza, "room-message-without-body"); /* e.g. chat states */
         return false;
     }
     if (strlen(body) > d->cfg.rooms_max_body_bytes) {
@@ -182,15 +182,14 @@ static bool acceptable(hippod *d, xmpp_stanza_t *stanza, const char *room_id, co
         char text[96];
         snprintf(text, sizeof text, "the message body is larger than %zu bytes",
                  d->cfg.rooms_max_body_bytes);
-        hippo_router_reply_error(d, stanza, "modify", "not-acceptable", text);
+        hippo_send_error(d, stanza, "modify", "not-acceptable", text);
         return false;
     }
     double now_s = (double)hippo_monotonic_usec() / 1e6;
     if (!hippo_rate_limit_take(d->rooms->rate, from, d->cfg.rooms_messages_per_second,
                                d->cfg.rooms_message_burst, now_s)) {
         hippo_room_limit_hit(d, room_id, from, "rate");
-        hippo_router_reply_error(d, stanza, "wait", "policy-violation",
-                                 "too many messages, slow down");
+        hippo_send_error(d, stanza, "wait", "policy-violation", "too many messages, slow down");
         return false;
     }
     return true;
@@ -203,7 +202,7 @@ static void store(hippod *d, xmpp_stanza_t *stanza, const char *room_id, const c
         op->body = strdup(body);
     if (!op || !op->body) {
         hippo_room_op_free(op);
-        hippo_router_reply_error(d, stanza, "wait", "resource-constraint", "out of memory");
+        hippo_send_error(d, stanza, "wait", "resource-constraint", "out of memory");
         return;
     }
     const char *type = xmpp_stanza_get_type(stanza);

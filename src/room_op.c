@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "pg_array.h"
-#include "router.h"
+#include "send.h"
 #include "sdnotify.h"
 #include "stanza.h"
 #include "xmpp_link.h"
@@ -103,7 +103,7 @@ void hippo_room_op_error(hippo_room_op *op, const char *type, const char *condit
     }
     if (reply) {
         hippo_metrics_count(&d->metrics.errors, condition);
-        hippo_router_send(d, reply);
+        hippo_send(d, reply);
         xmpp_stanza_release(reply);
     } else {
         hippo_log(&d->log, HIPPO_LOG_ERR, "out of memory building a %s error", condition);
@@ -115,7 +115,7 @@ void hippo_room_op_error(hippo_room_op *op, const char *type, const char *condit
 static void refuse(hippo_room_op *op)
 {
     const char *condition, *text;
-    hippo_router_db_refusal(op->d, &condition, &text);
+    hippo_send_db_refusal(op->d, &condition, &text);
     hippo_room_op_error(op, "wait", condition, text);
 }
 
@@ -399,7 +399,7 @@ void hippo_room_row_read(const PGresult *res, int i, hippo_room_row *row)
 void hippo_room_send_to(hippod *d, xmpp_stanza_t *stanza, const char *to)
 {
     xmpp_stanza_set_to(stanza, to);
-    hippo_router_send(d, stanza); /* serialised now: the next recipient may reuse it */
+    hippo_send(d, stanza); /* serialised now: the next recipient may reuse it */
 }
 
 void hippo_room_send_new(hippod *d, xmpp_stanza_t *stanza)
@@ -408,7 +408,7 @@ void hippo_room_send_new(hippod *d, xmpp_stanza_t *stanza)
         hippo_log(&d->log, HIPPO_LOG_ERR, "rooms: out of memory building a stanza");
         return;
     }
-    hippo_router_send(d, stanza);
+    hippo_send(d, stanza);
     xmpp_stanza_release(stanza);
 }
 

@@ -12,7 +12,7 @@
 
 #include "room_handlers.h"
 #include "room_stanzas.h"
-#include "router.h"
+#include "send.h"
 #include "stanza.h"
 
 #define MUC_HISTORY_OVERHEAD 400 /* bytes of a backlog stanza besides its body */
@@ -169,7 +169,7 @@ static void join(hippod *d, xmpp_stanza_t *stanza, const char *room_id, const ch
 {
     hippo_room_op *op = hippo_room_op_new(d, stanza, room_id, nick);
     if (!op) {
-        hippo_router_reply_error(d, stanza, "wait", "resource-constraint", "out of memory");
+        hippo_send_error(d, stanza, "wait", "resource-constraint", "out of memory");
         return;
     }
     xmpp_stanza_t *x = xmpp_stanza_get_child_by_name_and_ns(stanza, "x", HIPPO_NS_MUC);
@@ -234,7 +234,7 @@ void hippo_room_presence(hippod *d, xmpp_stanza_t *stanza, const char *room_id, 
     else if (strcmp(type, "unavailable") == 0)
         leave(d, stanza, room_id, true);
     else
-        hippo_router_drop(d, stanza, "room-presence-type");
+        hippo_send_drop(d, stanza, "room-presence-type");
 }
 
 /* The defined condition of an error stanza, or NULL. */
@@ -261,7 +261,7 @@ void hippo_room_bounce(hippod *d, xmpp_stanza_t *stanza, const char *room_id)
          i++)
         kickable = kickable || strcmp(condition, kickable_conditions[i]) == 0;
     if (!kickable || !strchr(from, '/')) {
-        hippo_router_drop(d, stanza, "room-error-received");
+        hippo_send_drop(d, stanza, "room-error-received");
         return;
     }
     hippo_log(&d->log, HIPPO_LOG_INFO, "room %s: %s bounced (%s): removing it", room_id, from,

@@ -11,7 +11,7 @@
 #include "guid.h"
 #include "rooms.h"
 #include "room_stanzas.h"
-#include "router.h"
+#include "send.h"
 #include "stanza.h"
 #include "xmpp_link.h"
 
@@ -32,7 +32,7 @@ static void ping(hippod *d, const char *room_id, const char *jid, int n)
         hippo_log(&d->log, HIPPO_LOG_ERR, "rooms: out of memory pinging occupants");
         return;
     }
-    hippo_router_send(d, iq);
+    hippo_send(d, iq);
     xmpp_stanza_release(iq);
 }
 

@@ -14,7 +14,7 @@
 #include "guid.h"
 #include "room_op.h"
 #include "room_handlers.h"
-#include "router.h"
+#include "send.h"
 #include "stanza.h"
 #include "xmpp_link.h"
 
@@ -76,12 +76,12 @@ void hippo_rooms_free(hippo_rooms *r)
 static void no_such_room(hippod *d, xmpp_stanza_t *stanza, const char *name, const char *type)
 {
     if (strcmp(name, "presence") == 0 && type && strcmp(type, "available") != 0) {
-        hippo_router_drop(d, stanza, "presence-to-unknown-room");
+        hippo_send_drop(d, stanza, "presence-to-unknown-room");
         return;
     }
-    if (strcmp(name, "iq") == 0 && !hippo_router_iq_payload(d, stanza))
+    if (strcmp(name, "iq") == 0 && !hippo_send_iq_payload(d, stanza))
         return;
-    hippo_router_reply_error(d, stanza, "cancel", "item-not-found", "no such room");
+    hippo_send_error(d, stanza, "cancel", "item-not-found", "no such room");
 }
 
 static void dispatch(hippod *d, xmpp_stanza_t *stanza, const char *room_id, const char *nick)
@@ -109,9 +109,9 @@ void hippo_rooms_stanza(hippod *d, xmpp_stanza_t *stanza)
         if (is_room)
             hippo_room_bounce(d, stanza, room_id);
         else
-            hippo_router_drop(d, stanza, "error-received");
+            hippo_send_drop(d, stanza, "error-received");
     } else if (type && strcmp(type, "result") == 0) {
-        hippo_router_drop(d, stanza, "room-result"); /* e.g. answers to the sweep's pings */
+        hippo_send_drop(d, stanza, "room-result"); /* e.g. answers to the sweep's pings */
     } else if (!is_room) {
         no_such_room(d, stanza, name, type);
     } else {

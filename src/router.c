@@ -4,6 +4,7 @@
  * dumbhippo protocol); NODE@domain is a room. Every get/set IQ gets exactly one answer;
  * results and errors are never answered (RFC 6120 8.3.1), only counted. */
 #include "router.h"
+#include "send.h"
 
 #include <stdbool.h>
 #include <string.h>
@@ -15,70 +16,9 @@
 #include "stanza.h"
 #include "xmpp_link.h"
 
-void hippo_router_send(hippod *d, xmpp_stanza_t *stanza)
-{
-    hippo_link_send(d->link, stanza);
-}
-
-void hippo_router_drop(hippod *d, xmpp_stanza_t *stanza, const char *reason)
-{
-    const char *name = xmpp_stanza_get_name(stanza);
-    const char *from = xmpp_stanza_get_from(stanza);
-    hippo_metrics_count(&d->metrics.drops, reason);
-    hippo_log(&d->log, HIPPO_LOG_DEBUG, "dropped <%s> from %s: %s", name ? name : "?",
-              from ? from : "(none)", reason);
-}
-
-void hippo_router_reply_error(hippod *d, xmpp_stanza_t *request, const char *type,
-                              const char *condition, const char *text)
-{
-    if (hippo_stanza_is_reply_type(xmpp_stanza_get_type(request))) {
-        hippo_router_drop(d, request, "no-error-to-result-or-error");
-        return;
-    }
-    if (!xmpp_stanza_get_from(request)) {
-        hippo_router_drop(d, request, "no-sender");
-        return;
-    }
-    xmpp_stanza_t *reply =
-        hippo_stanza_error(hippo_link_ctx(d->link), request, type, condition, text);
-    if (!reply) {
-        hippo_log(&d->log, HIPPO_LOG_ERR, "out of memory building a %s error", condition);
-        return;
-    }
-    hippo_metrics_count(&d->metrics.errors, condition);
-    hippo_router_send(d, reply);
-    xmpp_stanza_release(reply);
-}
-
-static bool is_get_or_set(const char *type)
-{
-    return type && (strcmp(type, "get") == 0 || strcmp(type, "set") == 0);
-}
-
-/* RFC 6120 8.2.3: a get or set carries exactly one payload element. */
-xmpp_stanza_t *hippo_router_iq_payload(hippod *d, xmpp_stanza_t *iq)
-{
-    const char *type = xmpp_stanza_get_type(iq);
-    if (!is_get_or_set(type)) {
-        hippo_router_reply_error(d, iq, "modify", "bad-request", "iq type must be get or set");
-        return NULL;
-    }
-    if (!xmpp_stanza_get_id(iq)) {
-        hippo_router_reply_error(d, iq, "modify", "bad-request", "iq without id");
-        return NULL;
-    }
-    if (hippo_stanza_element_count(iq) != 1) {
-        hippo_router_reply_error(d, iq, "modify", "bad-request",
-                                 "iq get/set must carry exactly one payload element");
-        return NULL;
-    }
-    return hippo_stanza_first_element(iq);
-}
-
 static void route_service_iq(hippod *d, xmpp_stanza_t *iq)
 {
-    xmpp_stanza_t *payload = hippo_router_iq_payload(d, iq);
+    xmpp_stanza_t *payload = hippo_send_iq_payload(d, iq);
     if (!payload)
         return;
     const char *ns = xmpp_stanza_get_ns(payload);
@@ -92,8 +32,8 @@ static void route_service_iq(hippod *d, xmpp_stanza_t *iq)
         handler(d, iq, payload);
         return;
     }
-    hippo_router_reply_error(d, iq, "cancel", "service-unavailable",
-                             "this service does not handle that request");
+    hippo_send_error(d, iq, "cancel", "service-unavailable",
+                     "this service does not handle that request");
 }
 
 static void route_service(hippod *d, xmpp_stanza_t *stanza, const char *name)
@@ -101,10 +41,10 @@ static void route_service(hippod *d, xmpp_stanza_t *stanza, const char *name)
     if (strcmp(name, "iq") == 0)
         route_service_iq(d, stanza);
     else if (strcmp(name, "message") == 0)
-        hippo_router_reply_error(d, stanza, "cancel", "service-unavailable",
-                                 "messages to the service itself are not handled");
+        hippo_send_error(d, stanza, "cancel", "service-unavailable",
+                         "messages to the service itself are not handled");
     else
-        hippo_router_drop(d, stanza, "presence-to-service");
+        hippo_send_drop(d, stanza, "presence-to-service");
 }
 
 /* Splits TO into "has a node" and checks its domain is ours. */
@@ -135,18 +75,18 @@ void hippo_router_stanza(hippod *d, xmpp_stanza_t *stanza)
     enum hippo_stanza_kind kind = hippo_stanza_kind_of(name ? name : "");
     d->metrics.stanzas_in[kind]++;
     if (kind == HIPPO_STANZA_OTHER) {
-        hippo_router_drop(d, stanza, "unknown-element");
+        hippo_send_drop(d, stanza, "unknown-element");
         return;
     }
     const char *to = xmpp_stanza_get_to(stanza);
     bool has_node = false;
     if (!to || !xmpp_stanza_get_from(stanza) || classify_address(d, to, &has_node) < 0) {
-        hippo_router_drop(d, stanza, "bad-address");
+        hippo_send_drop(d, stanza, "bad-address");
         return;
     }
     if (d->stopping && !taken_while_stopping(stanza)) {
-        hippo_router_reply_error(d, stanza, "wait", "service-unavailable",
-                                 "the service is restarting, try again shortly");
+        hippo_send_error(d, stanza, "wait", "service-unavailable",
+                         "the service is restarting, try again shortly");
         return;
     }
     if (has_node) {
@@ -155,16 +95,9 @@ void hippo_router_stanza(hippod *d, xmpp_stanza_t *stanza)
     }
     const char *type = xmpp_stanza_get_type(stanza);
     if (hippo_stanza_is_reply_type(type)) {
-        hippo_router_drop(d, stanza,
-                          strcmp(type, "error") == 0 ? "error-received" : "unexpected-result");
+        hippo_send_drop(d, stanza,
+                        strcmp(type, "error") == 0 ? "error-received" : "unexpected-result");
         return;
     }
     route_service(d, stanza, name);
-}
-
-void hippo_router_db_refusal(const hippod *d, const char **condition, const char **text)
-{
-    bool up = hippo_db_is_up(d->db);
-    *condition = up ? "resource-constraint" : "internal-server-error";
-    *text = up ? "database overloaded, try again later" : "database unavailable, try again later";
 }
