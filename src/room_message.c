@@ -37,13 +37,21 @@ struct stored {
     bool sender_got_it;
 };
 
+/* The id of the sender's XEP-0359 origin-id, or NULL. */
+static const char *origin_id_of(xmpp_stanza_t *req)
+{
+    xmpp_stanza_t *oid = xmpp_stanza_get_child_by_name_and_ns(req, "origin-id", HIPPO_NS_SID);
+    return oid ? xmpp_stanza_get_attribute(oid, "id") : NULL;
+}
+
 static hippo_room_msg message_of(const struct stored *m)
 {
     return (hippo_room_msg){.sender = m->status.user,
                             .body = m->op->body,
                             .serial = m->status.serial,
                             .ts_ms = m->status.ts_ms,
-                            .id = xmpp_stanza_get_id(m->op->req)};
+                            .id = xmpp_stanza_get_id(m->op->req),
+                            .origin_id = origin_id_of(m->op->req)};
 }
 
 /* Sends message M to every 'to' row in [FROM, TO) of RES, one stanza per dialect. */

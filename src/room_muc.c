@@ -2,6 +2,7 @@
  * the user's readable nick, presence carries <x muc#user><item/>[<status/>]</x>, messages are
  * groupchat, history has XEP-0203 delays. The rooms-namespace children are added too, so a
  * client may read either. */
+#include <stdio.h>
 #include <string.h>
 
 #include "room_stanzas.h"
@@ -69,6 +70,24 @@ xmpp_stanza_t *hippo_room_muc_presence(xmpp_ctx_t *ctx, const hippo_room_ref *ro
     return pres;
 }
 
+/* XEP-0359: the room's stable id of the message (its serial, unique in the room) on live and
+ * backlog copies alike, so that clients deduplicate and archives can refer to it; and the
+ * sender's origin-id reflected, by which a client recognises its own echo (without it,
+ * profanity shows each own message twice). */
+static int add_ids(xmpp_stanza_t *msg, const char *room_jid, const hippo_room_msg *m)
+{
+    char serial[24];
+    snprintf(serial, sizeof serial, "%lld", m->serial);
+    xmpp_stanza_t *sid = hippo_stanza_add_element(msg, "stanza-id", HIPPO_NS_SID);
+    if (!sid || xmpp_stanza_set_attribute(sid, "id", serial) != XMPP_EOK ||
+        xmpp_stanza_set_attribute(sid, "by", room_jid) != XMPP_EOK)
+        return -1;
+    if (!m->origin_id)
+        return 0;
+    xmpp_stanza_t *oid = hippo_stanza_add_element(msg, "origin-id", HIPPO_NS_SID);
+    return oid && xmpp_stanza_set_attribute(oid, "id", m->origin_id) == XMPP_EOK ? 0 : -1;
+}
+
 static int add_delay(xmpp_stanza_t *msg, const char *room_jid, long long ts_ms)
 {
     char stamp[32];
@@ -88,7 +107,7 @@ xmpp_stanza_t *hippo_room_muc_message(xmpp_ctx_t *ctx, const hippo_room_ref *roo
         return NULL;
     if (xmpp_stanza_set_type(st, "groupchat") != XMPP_EOK ||
         (msg->id && xmpp_stanza_set_id(st, msg->id) != XMPP_EOK) ||
-        hippo_room_add_body(st, msg->body) < 0 ||
+        hippo_room_add_body(st, msg->body) < 0 || add_ids(st, room->jid, msg) < 0 ||
         hippo_room_adopt(st, hippo_room_message_info(ctx, msg)) < 0 ||
         hippo_room_adopt(st, hippo_room_room_info(ctx, room->kind, NULL)) < 0 ||
         (delayed && add_delay(st, room->jid, msg->ts_ms) < 0)) {

@@ -10,6 +10,7 @@
 #define HIPPO_NS_MUC_USER "http://jabber.org/protocol/muc#user"
 #define HIPPO_NS_DELAY "urn:xmpp:delay"
 #define HIPPO_NS_LEGACY_DELAY "jabber:x:delay"
+#define HIPPO_NS_SID "urn:xmpp:sid:0" /* XEP-0359 stanza-id and origin-id */
 
 /* A user's aggregate role in a room (participant if any of its resources is). */
 typedef enum hippo_room_role {
@@ -46,8 +47,9 @@ typedef struct hippo_room_msg {
     hippo_room_user sender;
     const char *body;
     long long serial;
-    long long ts_ms; /* milliseconds since the epoch */
-    const char *id;  /* the sender's stanza id, reflected to everyone; may be NULL */
+    long long ts_ms;       /* milliseconds since the epoch */
+    const char *id;        /* the sender's stanza id, reflected to everyone; may be NULL */
+    const char *origin_id; /* the sender's XEP-0359 origin-id, reflected; may be NULL */
 } hippo_room_msg;
 
 #endif

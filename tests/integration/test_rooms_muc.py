@@ -29,6 +29,9 @@ def item_of(el):
     return el.find(f"{{{NS_MUC_USER}}}x/{{{NS_MUC_USER}}}item")
 
 
+NS_SID = "urn:xmpp:sid:0"
+
+
 def codes(el):
     x = muc_x(el)
     return set() if x is None else {s.get("code") for s in x.findall(f"{{{NS_MUC_USER}}}status")}
@@ -119,6 +122,28 @@ class StandardRooms(unittest.TestCase):
             gone = c.wait_for(presence_from(room, "Bob", "unavailable"))
             self.assertEqual(item_of(gone).get("role"), "none")
         self.assertEqual(len(w.occupants(post)), 2)
+
+    def test_stanza_id_and_origin_id(self):
+        """XEP-0359: every copy of a message carries the room's stanza-id (by the room, the
+        same for every occupant, live and in the backlog), and the sender's origin-id comes
+        back in the echo (profanity showed each own message twice without it)."""
+        w = self.w
+        room = room_of(w.post("alice", to=["bob", "carol"], title="Ids"))
+        alice, bob, carol = self.clients("alice", "bob", "carol")
+        self.join(alice, room, "Alice")
+        self.join(bob, room, "Bob")
+        bob.send(f"<message to='{room}' type='groupchat' id='m1'><body>with ids</body>"
+                 f"<origin-id xmlns='{NS_SID}' id='origin-77'/></message>")
+        copies = [c.wait_for(message_with(room, "with ids")) for c in (alice, bob)]
+        sids = [e.find(f"{{{NS_SID}}}stanza-id") for e in copies]
+        self.assertEqual({(s.get("by"), s.get("id")) for s in sids}, {(room, "0")})
+        mine = copies[1].find(f"{{{NS_SID}}}origin-id")
+        self.assertEqual(mine.get("id") if mine is not None else None, "origin-77")
+        stanzas, _ = self.join(carol, room, "Carol")
+        history = [e for e in stanzas if body_of(e) == "with ids"]
+        self.assertEqual(len(history), 1)
+        sid = history[0].find(f"{{{NS_SID}}}stanza-id")
+        self.assertEqual((sid.get("by"), sid.get("id")), (room, "0"))
 
     def test_classic_and_standard_in_one_room(self):
         w, ids = self.w, self.ids

@@ -58,6 +58,10 @@
 #define BOB_MSG_INFO_4                                                                             \
     "<messageInfo xmlns=\"" NS_ROOMS "\" name=\"Bob\" serial=\"4\"" PHOTO_BOB "timestamp=\"" TS_MS \
     "\" version=\"1\"/>"
+/* XEP-0359: the room's id of the message (its serial), and the sender's origin-id */
+#define STANZA_ID(serial)                                                                          \
+    "<stanza-id xmlns=\"urn:xmpp:sid:0\" by=\"" ROOM_JID "\" id=\"" serial "\"/>"
+#define ORIGIN_ID "<origin-id xmlns=\"urn:xmpp:sid:0\" id=\"o-1\"/>"
 #define POST_INFO "<roomInfo xmlns=\"" NS_ROOMS "\" kind=\"post\"/>"
 #define GROUP_INFO "<roomInfo xmlns=\"" NS_ROOMS "\" kind=\"group\"/>"
 #define ITEM_PARTICIPANT "<item affiliation=\"member\" role=\"participant\"/>"
@@ -190,10 +194,11 @@ static void test_muc_join_with_history_request(void **state)
                         "<x xmlns=\"" NS_MUC_USER "\">" ITEM_PARTICIPANT
                         "<status code=\"110\"/><status code=\"210\"/>" ALICE_INFO "</x>" GROUP_INFO
                         "</presence>");
-    seam_expect_sent(s, "<message from=\"" ROOM_JID "/Bob\" to=\"" ALICE "\" type=\"groupchat\">"
-                        "<body>earlier &lt;words&gt;</body>" BOB_MSG_INFO_4 GROUP_INFO
-                        "<delay xmlns=\"urn:xmpp:delay\" from=\"" ROOM_JID "\""
-                        " stamp=\"2023-11-14T22:13:20.123Z\"/></message>");
+    seam_expect_sent(s,
+                     "<message from=\"" ROOM_JID "/Bob\" to=\"" ALICE "\" type=\"groupchat\">"
+                     "<body>earlier &lt;words&gt;</body>" STANZA_ID("4") BOB_MSG_INFO_4 GROUP_INFO
+                     "<delay xmlns=\"urn:xmpp:delay\" from=\"" ROOM_JID "\""
+                     " stamp=\"2023-11-14T22:13:20.123Z\"/></message>");
     seam_expect_sent(s, "<message from=\"" ROOM_JID "\" to=\"" ALICE "\" type=\"groupchat\">"
                         "<subject>Hackers &amp; friends</subject></message>");
     seam_expect_nothing_sent(s);
@@ -221,7 +226,8 @@ static void test_join_refused_by_the_room(void **state)
 /* Alice's message 7 (groupchat) and 8 (classic) as echoed */
 #define ECHO_MUC(to)                                                                               \
     "<message from=\"" ROOM_JID "/Alice\" id=\"g1\" to=\"" to "\" type=\"groupchat\">"             \
-    "<body>hello &amp; bye</body>" ALICE_MSG_INFO_7 POST_INFO "</message>"
+    "<body>hello &amp; bye</body>" STANZA_ID("7") ORIGIN_ID ALICE_MSG_INFO_7 POST_INFO             \
+        "</message>"
 #define ECHO_CLASSIC(to)                                                                           \
     "<message from=\"" ROOM_JID "/" U_ALICE_NODE "\" to=\"" to                                     \
     "\"><body>hi</body>" ALICE_MSG_INFO_8 POST_INFO "</message>"
@@ -230,7 +236,8 @@ static void test_groupchat_message_echoed_to_every_resource(void **state)
 {
     seam *s = *state;
     seam_feed_xml(s, "<message from='" ALICE "' to='" ROOM_JID "' type='groupchat' id='g1'>"
-                     "<body>hello &amp; bye</body></message>");
+                     "<body>hello &amp; bye</body><origin-id xmlns='urn:xmpp:sid:0' id='o-1'/>"
+                     "</message>");
     expect_room_statement(
         s, "room_message_batch",
         SEAM_LIST("{\"" ROOM "\"}", "{\"" ALICE "\"}", "{\"hello & bye\"}", "{\"t\"}"));
