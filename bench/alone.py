@@ -16,6 +16,7 @@ closed loop with each --in-flight bound. Per run it prints one table row:
                 the two reads; "echoed/s" is the driver's view (first echo of a message)
   deliveries/s  echoes of the injected messages received in the window (sender included)
   latency       injection to each echo (p50/p99/max), of the window's messages
+  msg/batch     hippod's mean group-commit batch in the window (its /metrics counters)
   µs/msg, µs/dlv  CPU time of hippod, PostgreSQL (all its processes) and the driver in the
                 window, per committed message and per delivery
 With --out, every RESULT as JSON. Needs /usr/bin/python3, root (PostgreSQL runs as postgres)
@@ -80,33 +81,33 @@ def room_messages(pg, when=False):
 
 
 class DriverRun:
-    """bench/load_alone as a child process whose --marks lines are acted on as they come:
-    the room_messages count is read at the window's start and end."""
+    """bench/load_alone as a child process whose --marks lines are acted on as they come
+    (ON_MARK probes the database and hippod at the window's start and end)."""
 
-    def __init__(self, a, args, timeout):
+    def __init__(self, a, args, timeout, on_mark):
         self.cmd = [os.path.join(a.build, "bench", "load_alone"), "--marks", "--quiet"]
         self.cmd += [str(x) for x in args]
         self.timeout = timeout
         self.proc = None
         self.lines = []
-        self.counts = {}  # mark -> (count, when it was taken)
+        self.on_mark = on_mark  # called with the mark's name at each window mark
 
     def start(self):
         print("  $ load_alone " + " ".join(self.cmd[1:]), flush=True)
         self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True, errors="replace")
         self.watchdog = threading.Timer(self.timeout, self.proc.kill)
+        self.watchdog.daemon = True  # an exception here must not wait for it
         self.watchdog.start()
         self._read_until("MARK listening")
 
-    def _read_until(self, wanted, pg=None):
-        """Reads lines up to WANTED (None: to the end); a window mark on the way triggers a
-        count when PG is given."""
+    def _read_until(self, wanted):
+        """Reads lines up to WANTED (None: to the end), calling on_mark at window marks."""
         for line in self.proc.stdout:
             line = line.rstrip("\n")
             if line.startswith("MARK "):
-                if pg is not None and line.startswith("MARK window-"):
-                    self.counts[line[5:]] = room_messages(pg, when=True)
+                if line.startswith("MARK window-"):
+                    self.on_mark(line[5:])
                 if line == wanted:
                     return
                 continue
@@ -115,9 +116,15 @@ class DriverRun:
             self.finish()
             raise RuntimeError(f"load_alone ended before '{wanted}':\n" + "\n".join(self.lines))
 
-    def finish(self, pg=None):
+    def kill(self):
+        """Stops the driver by pid if it still runs (after an error in this script)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def finish(self):
         """Reads the rest, waits for the exit; returns the RESULT dict with "exit_code"."""
-        self._read_until(None, pg)
+        self._read_until(None)
         code = self.proc.wait()
         self.watchdog.cancel()
         res = None
@@ -132,13 +139,27 @@ class DriverRun:
         return res
 
 
-def db_rate(drv):
-    """Committed messages/s from the two counts around the window; None without them."""
-    c = drv.counts
-    if "window-start" not in c or "window-end" not in c:
-        return None, None
-    (n0, t0), (n1, t1) = c["window-start"], c["window-end"]
-    return n1 - n0, (n1 - n0) / max(t1 - t0, 1e-9)
+class WindowProbe:
+    """What the database and hippod say at the window's start and end: the room_messages
+    count (with the time of its snapshot) and hippod's group-commit counters."""
+
+    def __init__(self, pg, h, metric_value):
+        self.pg, self.h, self.metric_value, self.at = pg, h, metric_value, {}
+
+    def __call__(self, mark):
+        metrics = self.h.metrics()
+        self.at[mark] = (room_messages(self.pg, when=True),
+                         [self.metric_value(metrics, f"hippod_room_batch{x}_total")
+                          for x in ("es", "_messages")])
+
+    def results(self):
+        """committed in the window, committed/s, mean messages per batch (None if unknown)."""
+        if "window-start" not in self.at or "window-end" not in self.at:
+            return None, None, None
+        ((n0, t0), b0), ((n1, t1), b1) = self.at["window-start"], self.at["window-end"]
+        batches = None not in b0 + b1 and b1[0] > b0[0]
+        return (n1 - n0, (n1 - n0) / max(t1 - t0, 1e-9),
+                (b1[1] - b0[1]) / (b1[0] - b0[0]) if batches else None)
 
 
 def driver_args(a, mode, value, port, rooms_file, h, pg):
@@ -164,12 +185,17 @@ def one_run(a, harness, mode, value):
               f"{time.monotonic() - t:.1f} s", flush=True)
         before = room_messages(pg)
         h.start()
+        probe = WindowProbe(pg, h, harness.metric_value)
         drv = DriverRun(a, driver_args(a, mode, value, port, rooms_file, h, pg),
-                        timeout=300 + 2 * (a.warmup + a.duration))
-        drv.start()
-        res = drv.finish(pg)
+                        timeout=300 + 2 * (a.warmup + a.duration), on_mark=probe)
+        try:
+            drv.start()
+            res = drv.finish()
+        finally:
+            drv.kill()
         res["db_committed_total"] = room_messages(pg) - before
-        res["db_committed_window"], res["db_committed_per_s"] = db_rate(drv)
+        (res["db_committed_window"], res["db_committed_per_s"],
+         res["messages_per_batch"]) = probe.results()
         res["hippod_alive"] = h.running()
         if not h.running():
             print("    hippod exited:\n" + h.log_tail(20))
@@ -212,9 +238,9 @@ def watch(r, label, key):
 
 def table(results):
     print("\n| rooms×occ | db | load | committed/s (db) | echoed/s | deliveries/s | p50 ms | p99 ms "
-          "| max ms | hippod µs/msg | hippod µs/dlv | pg µs/msg | pg µs/dlv | driver µs/dlv "
+          "| max ms | msg/batch | hippod µs/msg | hippod µs/dlv | pg µs/msg | pg µs/dlv | driver µs/dlv "
           "| CPU % hippod / pg / driver / others | status |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         lat = r["latency_ms"]
         load = (f"open {r['rate']:g}/s" if r["mode"] == "open"
@@ -225,6 +251,7 @@ def table(results):
         print(f"| {r['shape']} | {r['db']} | {load} | {fmt(r['db_committed_per_s'], '.0f')} "
               f"| {r['committed_per_s']:.0f} | {r['deliveries_per_s']:.0f} "
               f"| {lat['p50']:.2f} | {lat['p99']:.2f} | {lat['max']:.1f} "
+              f"| {fmt(r['messages_per_batch'], '.1f')} "
               f"| {fmt(watch(r, 'hippod', 'us_per_message'), '.1f')} "
               f"| {fmt(watch(r, 'hippod', 'us_per_delivery'), '.2f')} "
               f"| {fmt(watch(r, 'postgres', 'us_per_message'), '.1f')} "
