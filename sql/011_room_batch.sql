@@ -17,6 +17,7 @@ DROP TABLE hippo.room_rate;
 
 -- The 'to' rows of several rooms at once (with their room): 010's room_recipients, with its
 -- delivery backstop, in one query for a batch of many rooms instead of one query per room.
+-- room_recipients is now this for one room (one copy of the backstop's rule).
 CREATE FUNCTION hippo.room_recipients_in(room_ids text[], except_jid text)
 RETURNS TABLE (room_id text, r hippo.room_row)
 LANGUAGE sql STABLE AS $$
@@ -40,6 +41,12 @@ LANGUAGE sql STABLE AS $$
                          AND m.status IN ('ACTIVE', 'FOLLOWER'))
           END
     ORDER BY o.room_id, o.joined_at, o.occupant_jid
+$$;
+
+CREATE OR REPLACE FUNCTION hippo.room_recipients(room_id text, except_jid text)
+RETURNS SETOF hippo.room_row
+LANGUAGE sql STABLE AS $$
+    SELECT (x.r).* FROM hippo.room_recipients_in(ARRAY[room_id], except_jid) x
 $$;
 
 -- Occupancy is a cache of client presence: a join or a leave whose commit is lost in a
