@@ -458,22 +458,27 @@ class Stack:
         return pg
 
     def prosody(self, secret="s3cret", extra_config="", log_level="info", c2s_port=None,
-                component_port=None):
+                component_port=None, vhost_config=""):
         """A started private Prosody 0.12 (EXTRA_CONFIG: Lua text added to the global
-        section; the ports are tried first when given, else free ones are picked)."""
+        section; VHOST_CONFIG: Lua text in the user VirtualHost's section, e.g. a module
+        enabled there alone; the ports are tried first when given, else free ones are
+        picked)."""
         srv = self._add(Prosody(self, self.path(self._name("prosody")), secret,
                                 extra_config, log_level, (c2s_port, component_port)))
+        srv.vhost_config = vhost_config
         srv.start()
         return srv
 
     def ejabberd(self, secret="s3cret", extra_config="", log_level="info", c2s_port=None,
-                 component_port=None, extra_modules=""):
+                 component_port=None, extra_modules="", contrib_modules=None):
         """A started private ejabberd node with its own name and ports (EXTRA_CONFIG: YAML
         text appended at top level, e.g. domain_balancing; EXTRA_MODULES: entries added to
-        the modules map, e.g. "mod_muc: {host: ...}")."""
+        the modules map, e.g. "mod_muc: {host: ...}"; CONTRIB_MODULES: {name: [.beam
+        paths]} installed in the node's own contributed-modules directory)."""
         srv = self._add(Ejabberd(self, self.path(self._name("ejabberd")), secret,
                                  extra_config, log_level, (c2s_port, component_port)))
         srv.extra_modules = extra_modules
+        srv.install_contrib_modules(contrib_modules or {})
         srv.start()
         return srv
 
@@ -838,6 +843,7 @@ class Prosody(_XmppServer):
     modules: roster saslauth disco ping posix offline)."""
 
     kind = "prosody"
+    vhost_config = ""
 
     def __init__(self, *args):
         super().__init__(*args)
@@ -872,6 +878,7 @@ c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
 {self.extra_config}
 VirtualHost "{self.domain}"
+{self.vhost_config}
 Component "{self.component_domain}"
     component_secret = "{secret}"
 """
@@ -956,6 +963,10 @@ class Ejabberd(_XmppServer):
         self._pgid = None
         os.mkdir(os.path.join(self.dir, "logs"))
         os.mkdir(os.path.join(self.dir, "spool"))
+        # Its own contributed-modules directory: the default is ~ejabberd/.ejabberd-modules,
+        # the machine's, which a test must neither read nor write.
+        self.contrib_dir = os.path.join(self.dir, "contrib-modules")
+        os.mkdir(self.contrib_dir)
         shutil.copy("/etc/ejabberd/inetrc", os.path.join(self.dir, "inetrc"))
 
     def _pick_ports(self):
@@ -976,6 +987,7 @@ ERL_OPTIONS="-env ERL_CRASH_DUMP_BYTES 0 -setcookie {self.cookie}"
 ERL_DIST_PORT={self.dist_port}
 SPOOL_DIR={d}/spool
 LOGS_DIR={d}/logs
+CONTRIB_MODULES_PATH={self.contrib_dir}
 EJABBERD_BYPASS_WARNINGS=true
 """
         # Saves ejabberdctl's extra VM boot that INET_DIST_INTERFACE costs on every call.
@@ -1011,6 +1023,17 @@ modules: {{mod_disco: {{}}, mod_ping: {{}}, mod_roster: {{}}, mod_stream_mgmt: {
             with open(os.path.join(d, name), "w") as f:
                 f.write(text)
         _chown_tree(d, "ejabberd")
+
+    def install_contrib_modules(self, modules):
+        """Installs {name: [.beam paths]} as ejabberd's contributed modules: NAME/NAME.spec
+        and NAME/ebin/*.beam, which ejabberd adds to its code path before it reads the
+        configuration (load before the next start)."""
+        for name, beams in modules.items():
+            ebin = os.path.join(self.contrib_dir, name, "ebin")
+            os.makedirs(ebin, exist_ok=True)
+            open(os.path.join(self.contrib_dir, name, name + ".spec"), "w").close()
+            for beam in beams:
+                shutil.copy(beam, ebin)
 
     def _ctl(self, *args, timeout=60, check=True):
         return run(["ejabberdctl", "--config-dir", self.dir, *args], timeout=timeout,
