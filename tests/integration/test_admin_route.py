@@ -138,6 +138,10 @@ class AdminRoute:
         self.assertEqual(reply.get("from"), ADMIN)
         self.assertEqual(error_of(reply), ("modify", "bad-request"))
 
+    def messages_in(self):
+        return metric_value(self.hippod.metrics(), "hippod_stanzas_in_total",
+                            {"kind": "message"}) or 0
+
     def test_non_protocol_iq_is_not_forwarded(self):
         before = self.iqs_in()
         reply = self.ask(ADMIN, f"<query xmlns='{NS_DISCO_INFO}'/>")
@@ -150,6 +154,15 @@ class AdminRoute:
         while self.iqs_in() < before + 1 and time.monotonic() < deadline:
             time.sleep(0.05)
         self.assertEqual(self.iqs_in(), before + 1, "only the protocol IQ reached hippod")
+
+    def test_messages_to_admin_are_not_forwarded(self):
+        """Only IQs are routed: the original clients never sent admin@ messages, and hippod
+        has no use for them (the server stores or bounces them as for any account)."""
+        before = self.messages_in()
+        self.alice.send(f"<message to='{ADMIN}' type='normal' id='m1'>"
+                        f"<body>hi</body><x xmlns='{P}post'/></message>")
+        self.ask(COMPONENT, PROTOCOL_IQS["prefs"])  # a round trip after the message
+        self.assertEqual(self.messages_in(), before)
 
     def test_without_the_module_the_server_answers_admin_itself(self):
         with harness.Stack(f"admin-none-{self.SERVER}") as stack:
