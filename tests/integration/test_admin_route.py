@@ -4,12 +4,16 @@ original clients send every protocol IQ to admin@<domain>, and contrib/prosody/
 mod_hippo_admin.lua and contrib/ejabberd/mod_hippo_admin.erl (built here with erlc against
 the installed ejabberd) carry them to hippod and its answers back.
 
-Per server: clientInfo, prefs and recentPosts to admin@ are answered with hippod's payload
+Per server, set up as docs/deployment.md says: a client logging in as the original ones did
+(jabber:iq:auth, password in the clear, no TLS) gets its first IQs to admin@ answered;
+clientInfo, prefs and recentPosts to admin@ are answered with hippod's payload
 (the same as asked at the component directly), `from` admin@<domain> (bare: the clients
 match answers on it) and the request's id; hippod's errors come back the same way; a
 non-protocol IQ (disco#info) to admin@ stays with the server and never reaches hippod;
 with hippod stopped the client gets an error from admin@, not silence; and without the
-module the server answers admin@ itself with an error (why the module is needed)."""
+module the server answers admin@ itself with an error (why the module is needed); the
+module's component option is required (ejabberd refuses the configuration, Prosody's module
+logs it and routes nothing)."""
 import glob
 import os
 import sys
@@ -63,23 +67,62 @@ def build_ejabberd_module():
 
 
 def start_server(stack, kind, module=True):
-    """A private KIND server, with mod_hippo_admin on example.test when MODULE."""
+    """A private KIND server, set up as deployment.md says for the original clients
+    (legacy auth on; plain passwords without TLS are the harness's default), with
+    mod_hippo_admin on example.test when MODULE."""
     if kind == "prosody":
-        vhost = ""
+        vhost = 'modules_enabled = { "legacyauth" }\n'
         if module:
-            vhost = (f'modules_enabled = {{ "hippo_admin" }}\n'
+            vhost = (f'modules_enabled = {{ "legacyauth"; "hippo_admin" }}\n'
                      f'hippo_component = "{COMPONENT}"\n')
         return stack.prosody(extra_config=f'plugin_paths = {{ "{CONTRIB}/prosody" }}\n',
                              vhost_config=vhost)
     if not module:
-        return stack.ejabberd()
+        return stack.ejabberd(extra_modules="mod_legacy_auth: {}")
     beam = build_ejabberd_module()
     try:
-        return stack.ejabberd(extra_modules=f"mod_hippo_admin: {{component: {COMPONENT}}}",
+        return stack.ejabberd(extra_modules="mod_legacy_auth: {}, mod_hippo_admin: "
+                              f"{{component: {COMPONENT}}}",
                               contrib_modules={"mod_hippo_admin": [beam]})
     finally:
         os.unlink(beam)
         os.rmdir(os.path.dirname(beam))
+
+
+class LegacyClient(harness.Client):
+    """A client that logs in as the original ones did: a stream without version='1.0' (no
+    stream features, no SASL), then jabber:iq:auth (XEP-0078) with the password in the
+    clear over a connection without TLS."""
+
+    def _open_stream(self):
+        self._new_parser()
+        self._early = []
+        self._sock.sendall(
+            f"<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+            f"xmlns:stream='{harness.NS_STREAM}' to='{self.domain}'>".encode())
+
+    def _login(self, user, password, resource, timeout):
+        deadline = time.monotonic() + timeout
+        self._open_stream()
+        self._sock.sendall(b"<iq type='get' id='auth1'><query xmlns='jabber:iq:auth'>"
+                           + f"<username>{user}</username></query></iq>".encode())
+        fields = self._read_element(deadline)
+        if fields.tag == f"{{{harness.NS_STREAM}}}features":
+            # Prosody 0.12 sends features to a version-less stream too, legacy auth among
+            # them; the old clients' libraries skip what they did not ask for.
+            if fields.find("{http://jabber.org/features/iq-auth}auth") is None:
+                raise PermissionError(f"no legacy auth offered: {harness.tostring(fields)}")
+            fields = self._read_element(deadline)
+        if fields.get("type") != "result":
+            raise PermissionError(f"jabber:iq:auth get refused: {harness.tostring(fields)}")
+        self._sock.sendall(
+            f"<iq type='set' id='auth2'><query xmlns='jabber:iq:auth'><username>{user}"
+            f"</username><password>{password}</password><resource>{resource}</resource>"
+            "</query></iq>".encode())
+        res = self._read_element(deadline)
+        if res.get("type") != "result":
+            raise PermissionError(f"jabber:iq:auth set refused: {harness.tostring(res)}")
+        self.jid = f"{user}@{self.domain}/{resource}"
 
 
 class AdminRoute:
@@ -132,6 +175,16 @@ class AdminRoute:
         # the direct route is untouched by the module
         self.assertEqual(self.ask(COMPONENT, PROTOCOL_IQS["prefs"]).get("from"), COMPONENT)
 
+    def test_an_original_client_end_to_end(self):
+        """Legacy auth without TLS, then the first IQs of an original client to admin@."""
+        client = self.stack._add(LegacyClient(self.server, "alice", "alicepw", "machine-1"))
+        for name, payload in PROTOCOL_IQS.items():
+            reply = client.iq(f"<iq type='get' id='o-{name}' to='{ADMIN}'>{payload}</iq>")
+            self.assertEqual((reply.get("type"), reply.get("from"), reply.get("id")),
+                             ("result", ADMIN, f"o-{name}"), harness.tostring(reply))
+            self.assertEqual(harness.local_name(reply[0]), name)
+        client.close()
+
     def test_hippod_errors_come_back_from_admin(self):
         reply = self.ask(ADMIN, f"<clientInfo xmlns='{P}clientinfo'/>")  # no platform
         self.assertEqual(reply.get("type"), "error", harness.tostring(reply))
@@ -181,6 +234,27 @@ class AdminRoute:
             direct = alice.iq(f"<iq type='get' to='{COMPONENT}'>"
                               f"{PROTOCOL_IQS['clientInfo']}</iq>")
             self.assertEqual(direct.get("type"), "result", harness.tostring(direct))
+
+    def test_the_component_option_is_required(self):
+        with harness.Stack(f"admin-noopt-{self.SERVER}") as stack:
+            if self.SERVER == "prosody":
+                server = stack.prosody(
+                    extra_config=f'plugin_paths = {{ "{CONTRIB}/prosody" }}\n',
+                    vhost_config='modules_enabled = { "hippo_admin" }\n')
+                self.assertIn("hippo_component is not set", server.log_text())
+                server.register("alice", "alicepw")
+                alice = stack.client(server, "alice", "alicepw")
+                reply = alice.iq(f"<iq type='get' to='{ADMIN}'>{PROTOCOL_IQS['prefs']}</iq>")
+                self.assertEqual(error_of(reply), ("cancel", "service-unavailable"))
+            else:
+                beam = build_ejabberd_module()
+                try:
+                    with self.assertRaisesRegex(RuntimeError, "Missing required option: component"):
+                        stack.ejabberd(extra_modules="mod_hippo_admin: {}",
+                                       contrib_modules={"mod_hippo_admin": [beam]})
+                finally:
+                    os.unlink(beam)
+                    os.rmdir(os.path.dirname(beam))
 
     def test_zz_hippod_stopped_gives_an_error_from_admin(self):
         self.assertEqual(self.hippod.stop(), 0, self.hippod.log_tail())
