@@ -52,6 +52,9 @@ def parse_args():
     p.add_argument("--duration", type=float, default=10)
     p.add_argument("--repeat", type=int, default=1)
     p.add_argument("--dialect", default="muc", choices=("muc", "classic"))
+    p.add_argument("--hippod-set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="an ini setting of hippod for an experiment, e.g. database.connections=2 "
+                   "(repeatable; printed with the results)")
     p.add_argument("--out", help="write all results as JSON to this file")
     p.add_argument("--keep-logs", action="store_true",
                    help="keep each stack's directory (logs) instead of removing it")
@@ -60,14 +63,24 @@ def parse_args():
     a.runs += [("closed", int(x)) for x in a.in_flight.split(",") if x and a.in_flight != "none"]
     if not a.runs:
         p.error("nothing to run: give --rate or --in-flight")
+    a.settings = {}
+    for item in a.hippod_set:
+        key, eq, value = item.partition("=")
+        section, dot, name = key.partition(".")
+        if not eq or not dot or not section or not name:
+            p.error(f"--hippod-set {item}: expected SECTION.KEY=VALUE")
+        a.settings.setdefault(section, {})[name] = value
     return a
 
 
-def hippod_config(port):
+def hippod_config(port, settings=None):
     """run.py's rooms settings (no rate limit, no history, quiet log), and the component link
-    to the driver, which starts after hippod: hippod retries within half a second."""
+    to the driver, which starts after hippod: hippod retries within half a second. SETTINGS
+    ({section: {key: value}}) come last."""
     cfg = rooms_config()
     cfg["component"] = {"port": port, "reconnect_min_ms": 50, "reconnect_max_ms": 500}
+    for section, keys in (settings or {}).items():
+        cfg.setdefault(section, {}).update(keys)
     return cfg
 
 
@@ -145,9 +158,15 @@ class WindowProbe:
 
     def __init__(self, pg, h, metric_value):
         self.pg, self.h, self.metric_value, self.at = pg, h, metric_value, {}
+        self.unanswered = False  # /metrics did not answer at a mark
 
     def __call__(self, mark):
-        metrics = self.h.metrics()
+        try:
+            metrics = self.h.metrics()
+        except ConnectionError as e:  # a busy hippod may not answer within 5 s: say so
+            print(f"    hippod's /metrics at {mark}: {e}", flush=True)
+            self.unanswered = True
+            metrics = ""
         self.at[mark] = (room_messages(self.pg, when=True),
                          [self.metric_value(metrics, f"hippod_room_batch{x}_total")
                           for x in ("es", "_messages")])
@@ -177,7 +196,7 @@ def one_run(a, harness, mode, value):
     with harness.Stack("bench-alone") as stack:
         pg = common.postgres(stack, a)
         port = stack.free_port()
-        h = stack.hippod(server=None, pg=pg, config=hippod_config(port), secret=SECRET,
+        h = stack.hippod(server=None, pg=pg, config=hippod_config(port, a.settings), secret=SECRET,
                          start=False)
         t = time.monotonic()
         rooms_file, _ = populate_hippo(stack, pg, a.rooms, a.occupants)
@@ -196,6 +215,7 @@ def one_run(a, harness, mode, value):
         res["db_committed_total"] = room_messages(pg) - before
         (res["db_committed_window"], res["db_committed_per_s"],
          res["messages_per_batch"]) = probe.results()
+        res["metrics_unanswered"] = probe.unanswered
         res["hippod_alive"] = h.running()
         if not h.running():
             print("    hippod exited:\n" + h.log_tail(20))
@@ -263,6 +283,8 @@ def table(results):
 def main():
     a = parse_args()
     harness = common.harness_module(a)
+    if a.hippod_set:
+        print("hippod settings (an experiment): " + ", ".join(a.hippod_set), flush=True)
     results = []
     for rep in range(a.repeat):
         for mode, value in a.runs:

@@ -36,7 +36,8 @@ typedef struct {
     int occupants;
     int senders;
     int body_bytes;
-    int in_flight; /* closed loop: messages in flight at once; 0: open loop at --rate */
+    int in_flight;        /* closed loop: messages in flight at once; 0: open loop at --rate */
+    int refusal_pause_ms; /* closed loop: a refused message's slot waits this long */
     double join_rate;
     enum dialect dialect;
     bool marks;
@@ -84,6 +85,7 @@ typedef struct {
     char lost_why[160];
     long rr; /* round-robin position of the next sender */
     long in_flight;
+    int paused;      /* closed loop: slots of refused messages waiting out --refusal-pause-ms */
     msg_track *msgs; /* indexed by seq */
     size_t n_msgs, msgs_cap;
     char *filler; /* body_bytes of 'x' */
@@ -316,6 +318,29 @@ static void complete(bench *b, msg_track *m)
         send_one(b);
 }
 
+static void on_pause_over(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    bench *b = arg;
+    b->paused--;
+    if (sending_phase(b))
+        send_one(b);
+}
+
+/* A refused message's slot in the closed loop: a client told to wait (hippod's
+ * resource-constraint) tries again later, not at once, or the loop would spin on refusals. */
+static void refused(bench *b, msg_track *m)
+{
+    m->done = true;
+    b->in_flight--;
+    if (b->o.in_flight == 0 || !sending_phase(b))
+        return;
+    struct timeval tv = {0, (suseconds_t)(b->o.refusal_pause_ms * 1000)};
+    if (event_base_once(b->d.base, -1, EV_TIMEOUT, on_pause_over, b, &tv) != 0)
+        hippo_bench_die("cannot arm a timer");
+    b->paused++;
+}
+
 /* The message whose id E carries; NULL when it is not one of ours. */
 static msg_track *msg_of_id(bench *b, hippo_bench_span e)
 {
@@ -367,7 +392,7 @@ static void on_message_error(bench *b, msg_track *m, hippo_bench_span e)
         b->c.window_errors++;
         b->c.expected_window -= m->expected - m->got;
     }
-    complete(b, m);
+    refused(b, m);
 }
 
 static void on_message(bench *b, hippo_bench_span e)
@@ -661,6 +686,7 @@ static void usage(FILE *f)
           "  --rate X                   open loop: messages/s over all rooms (1000)\n"
           "  --in-flight K              closed loop instead: K messages in flight, the next\n"
           "                             sent when one has all its echoes (0: open loop)\n"
+          "  --refusal-pause-ms P       closed loop: a refused message's slot waits P ms (100)\n"
           "  --senders K                users per room that send (all)\n"
           "  --body-bytes B             body length (48)\n"
           "  --warmup S --duration S    sending before / during the measured window (2, 10)\n"
@@ -693,6 +719,7 @@ static void set_defaults(bench *b)
     o->occupants = 10;
     o->join_rate = 5000;
     o->body_bytes = 48;
+    o->refusal_pause_ms = 100;
 }
 
 static bool set_dialect(void *opts, const char *arg)
@@ -717,6 +744,7 @@ static const hippo_bench_option own_options[] = {
     HIPPO_BENCH_OPT_INT(options, "senders", senders, 1, 65535),
     HIPPO_BENCH_OPT_INT(options, "body-bytes", body_bytes, 0, 3000),
     HIPPO_BENCH_OPT_INT(options, "in-flight", in_flight, 0, 1e6),
+    HIPPO_BENCH_OPT_INT(options, "refusal-pause-ms", refusal_pause_ms, 1, 60000),
     HIPPO_BENCH_OPT_REAL(options, "join-rate", join_rate, 1, 1e7),
     HIPPO_BENCH_OPT_CALL("dialect", set_dialect),
     HIPPO_BENCH_OPT_FLAG(options, "marks", marks),
