@@ -179,7 +179,7 @@ int hippo_room_op_query(hippo_room_op *op, const char *stmt, int nparams, const 
     if (!q->head) /* nothing waits: after a batch in flight, the pipeline keeps the order */
         return send_now(op, stmt, nparams, params, cb);
     if (nparams > HIPPO_ROOM_OP_MAX_PARAMS)
-        abort(); /* a statement of this file's callers: a broken invariant */
+        abort(); /* the rooms' own statements have at most that many: a broken invariant */
     op->stmt = stmt;
     op->cb = cb;
     for (; op->nparams < nparams; op->nparams++) {
@@ -213,8 +213,8 @@ static void on_batch_stored(const PGresult *res, const char *error, void *arg)
     release(q);
 }
 
-/* The four text[] literals of hippo.room_message_batch: rooms, senders, bodies, groupchat.
- * Returns false when out of memory (what was built is in LISTS, NULL-terminated). */
+/* The four text[] literals of hippo.room_message_batch (rooms, senders, bodies, groupchat)
+ * into LISTS, which the caller frees; false when out of memory (an entry may be NULL). */
 static bool batch_arrays(const struct batch *b, char *lists[4])
 {
     const char **items = malloc(4 * b->n * sizeof *items);
