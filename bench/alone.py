@@ -257,9 +257,9 @@ def watch(r, label, key):
 
 
 def table(results):
-    print("\n| rooms×occ | db | load | committed/s (db) | echoed/s | deliveries/s | p50 ms | p99 ms "
-          "| max ms | msg/batch | hippod µs/msg | hippod µs/dlv | pg µs/msg | pg µs/dlv | driver µs/dlv "
-          "| CPU % hippod / pg / driver / others | status |")
+    print("\n| rooms×occ | db | load | committed/s (db) | echoed/s | deliveries/s | p50 ms "
+          "| p99 ms | max ms | msg/batch | hippod µs/msg | hippod µs/dlv | pg µs/msg "
+          "| pg µs/dlv | driver µs/dlv | CPU % hippod / pg / driver / others | status |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         lat = r["latency_ms"]

@@ -92,7 +92,8 @@ class BenchAlone(unittest.TestCase):
             self.assertEqual(drv.returncode, 2, out)
             res = self._result(out)
             self.assertTrue(res["link_up"] and res["link_lost"], res)
-            self.assertIn("closed the connection", res["first_error"])
+            # a SIGKILL closes the socket with FIN, or RST when hippod left input unread
+            self.assertRegex(res["first_error"], r"^link: .*(closed the connection|reset by peer)")
             self.assertGreater(res["sent_total"], 0)
 
 
