@@ -85,7 +85,6 @@ typedef struct {
     char lost_why[160];
     long rr; /* round-robin position of the next sender */
     long in_flight;
-    int paused;      /* closed loop: slots of refused messages waiting out --refusal-pause-ms */
     msg_track *msgs; /* indexed by seq */
     size_t n_msgs, msgs_cap;
     char *filler; /* body_bytes of 'x' */
@@ -322,7 +321,6 @@ static void on_pause_over(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
     bench *b = arg;
-    b->paused--;
     if (sending_phase(b))
         send_one(b);
 }
@@ -335,10 +333,10 @@ static void refused(bench *b, msg_track *m)
     b->in_flight--;
     if (b->o.in_flight == 0 || !sending_phase(b))
         return;
-    struct timeval tv = {0, (suseconds_t)(b->o.refusal_pause_ms * 1000)};
+    int ms = b->o.refusal_pause_ms;
+    struct timeval tv = {ms / 1000, (suseconds_t)(ms % 1000) * 1000};
     if (event_base_once(b->d.base, -1, EV_TIMEOUT, on_pause_over, b, &tv) != 0)
         hippo_bench_die("cannot arm a timer");
-    b->paused++;
 }
 
 /* The message whose id E carries; NULL when it is not one of ours. */
