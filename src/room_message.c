@@ -54,24 +54,39 @@ static hippo_room_msg message_of(const struct stored *m)
                             .origin_id = origin_id_of(m->op->req)};
 }
 
-/* Sends message M to every 'to' row in [FROM, TO) of RES, one stanza per dialect. */
-static void broadcast(struct stored *m, const PGresult *res, int from, int to)
+/* Serialises M's echo in DIALECT once, for every recipient of that dialect; false when out
+ * of memory (logged). */
+static bool prepare_echo(struct stored *m, hippo_room_dialect dialect, hippo_send_many *out)
 {
     hippo_room_msg msg = message_of(m);
     hippo_room_ref room = {.jid = m->op->room_jid, .kind = m->status.kind};
-    xmpp_stanza_t *echo[2] = {NULL, NULL};
+    xmpp_stanza_t *echo = build_echo(m->op, &room, dialect, &msg);
+    int rc = echo ? hippo_send_many_init(m->op->d, out, echo) : -1;
+    if (echo)
+        xmpp_stanza_release(echo);
+    if (rc < 0)
+        hippo_log(&m->op->d->log, HIPPO_LOG_ERR, "rooms: out of memory building an echo");
+    return rc == 0;
+}
+
+/* Sends message M to every 'to' row in [FROM, TO) of RES, serialised once per dialect. */
+static void broadcast(struct stored *m, const PGresult *res, int from, int to)
+{
+    hippo_send_many echo[2] = {{0}, {0}};
+    bool tried[2] = {false, false};
     for (int i = from; i < to; i++) {
         hippo_room_row row;
         hippo_room_row_read_from(res, i, 1, &row);
-        if (!echo[row.dialect])
-            echo[row.dialect] = build_echo(m->op, &room, row.dialect, &msg);
-        if (echo[row.dialect])
-            hippo_room_send_to(m->op->d, echo[row.dialect], row.jid);
+        if (!tried[row.dialect]) {
+            tried[row.dialect] = true;
+            prepare_echo(m, row.dialect, &echo[row.dialect]);
+        }
+        if (echo[row.dialect].text)
+            hippo_send_many_to(m->op->d, &echo[row.dialect], row.jid);
         m->sender_got_it = m->sender_got_it || strcmp(row.jid, m->op->from) == 0;
     }
     for (int i = 0; i < 2; i++)
-        if (echo[i])
-            xmpp_stanza_release(echo[i]);
+        hippo_send_many_free(m->op->d, &echo[i]);
 }
 
 /* A classic sender need not be in the room; it still learns its serial. */

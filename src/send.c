@@ -2,6 +2,8 @@
 #include "send.h"
 
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "db.h"
@@ -74,4 +76,66 @@ void hippo_send_db_refusal(const hippod *d, const char **condition, const char *
     bool up = hippo_db_is_up(d->db);
     *condition = up ? "resource-constraint" : "internal-server-error";
     *text = up ? "database overloaded, try again later" : "database unavailable, try again later";
+}
+
+int hippo_send_many_init(hippod *d, hippo_send_many *m, xmpp_stanza_t *stanza)
+{
+    const char *name = xmpp_stanza_get_name(stanza);
+    *m = (hippo_send_many){0};
+    if (!name || strlen(name) >= sizeof m->name)
+        return -1;
+    snprintf(m->name, sizeof m->name, "%s", name);
+    m->head_len = 1 + strlen(name);
+    xmpp_stanza_del_attribute(stanza, "to");
+    if (!xmpp_stanza_get_from(stanza))
+        xmpp_stanza_set_from(stanza, d->cfg.component_domain);
+    return xmpp_stanza_to_text(stanza, &m->text, &m->len) == XMPP_EOK ? 0 : -1;
+}
+
+/* Writes S escaped for a double-quoted attribute at P (room for 6 bytes per byte of S);
+ * returns the end. */
+static char *put_attr_escaped(char *p, const char *s)
+{
+    for (; *s; s++) {
+        const char *e = *s == '&' ? "&amp;" : *s == '<' ? "&lt;" : *s == '"' ? "&quot;" : NULL;
+        if (!e) {
+            *p++ = *s;
+            continue;
+        }
+        size_t n = strlen(e);
+        memcpy(p, e, n);
+        p += n;
+    }
+    return p;
+}
+
+int hippo_send_many_to(hippod *d, const hippo_send_many *m, const char *to)
+{
+    static const char open[] = " to=\"";
+    char small[2048];
+    size_t need = m->len + sizeof open + 6 * strlen(to) + 1;
+    char *buf = need <= sizeof small ? small : malloc(need);
+    if (!buf) {
+        hippo_log(&d->log, HIPPO_LOG_ERR, "out of memory sending a <%s>", m->name);
+        return -1;
+    }
+    char *p = buf;
+    memcpy(p, m->text, m->head_len);
+    p += m->head_len;
+    memcpy(p, open, sizeof open - 1);
+    p = put_attr_escaped(p + sizeof open - 1, to);
+    *p++ = '"';
+    memcpy(p, m->text + m->head_len, m->len - m->head_len);
+    p += m->len - m->head_len;
+    int rc = hippo_link_send_text(d->link, m->name, buf, (size_t)(p - buf));
+    if (buf != small)
+        free(buf);
+    return rc;
+}
+
+void hippo_send_many_free(hippod *d, hippo_send_many *m)
+{
+    if (m->text)
+        xmpp_free(hippo_link_ctx(d->link), m->text);
+    m->text = NULL;
 }

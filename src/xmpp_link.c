@@ -467,20 +467,37 @@ const char *hippo_link_domain(const hippo_link *link)
     return link->opts.domain;
 }
 
-int hippo_link_send(hippo_link *link, xmpp_stanza_t *stanza)
+/* Counts a stanza NAME about to be sent; false (and counted as a drop) when the link is
+ * down. */
+static bool may_send(hippo_link *link, const char *name)
 {
-    const char *name = xmpp_stanza_get_name(stanza);
     if (link->state != LINK_UP) {
         hippo_metrics_count(&link->metrics->drops, "link-down");
         hippo_log(link->log, HIPPO_LOG_DEBUG, "xmpp: link down, dropping outgoing <%s>",
                   name ? name : "?");
-        return -1;
+        return false;
     }
+    link->metrics->stanzas_out[hippo_stanza_kind_of(name ? name : "")]++;
+    return true;
+}
+
+int hippo_link_send(hippo_link *link, xmpp_stanza_t *stanza)
+{
+    if (!may_send(link, xmpp_stanza_get_name(stanza)))
+        return -1;
     if (!xmpp_stanza_get_from(stanza))
         xmpp_stanza_set_from(stanza, link->opts.domain);
-    link->metrics->stanzas_out[hippo_stanza_kind_of(name ? name : "")]++;
     xmpp_send(link->conn, stanza);
     event_active(link->ev_flush, EV_TIMEOUT, 0); /* coalesces until the loop runs it */
+    return 0;
+}
+
+int hippo_link_send_text(hippo_link *link, const char *name, const char *text, size_t len)
+{
+    if (!may_send(link, name))
+        return -1;
+    xmpp_send_raw(link->conn, text, len);
+    event_active(link->ev_flush, EV_TIMEOUT, 0);
     return 0;
 }
 

@@ -48,6 +48,10 @@ const char *hippo_link_domain(const hippo_link *link);
  * the link is down (the stanza is dropped and counted). */
 int hippo_link_send(hippo_link *link, xmpp_stanza_t *stanza);
 
+/* Like hippo_link_send() for a stanza already serialised: TEXT (LEN bytes, copied), one
+ * complete stanza of element NAME with its from and to. */
+int hippo_link_send_text(hippo_link *link, const char *name, const char *text, size_t len);
+
 /* Closes the stream properly; on_state(closed=true) follows when done (or after 3 s). */
 void hippo_link_shutdown(hippo_link *link);
 

@@ -557,6 +557,23 @@ static void test_messages_wait_for_the_batch_in_flight_and_go_together(void **st
     assert_int_equal(m->room_batch_messages, 4);
 }
 
+/* Echoes are serialised once and addressed per recipient: a resource with characters that
+ * need escaping in an attribute arrives intact. */
+static void test_echo_to_a_resource_that_needs_escaping(void **state)
+{
+    seam *s = *state;
+    seam_feed_xml(s, "<message from='" ALICE "' to='" ROOM_JID "'><body>one</body></message>");
+    expect_room_statement(s, "room_message_batch", ONE_MESSAGE(ROOM, ALICE, "one", "f"));
+    const char *odd = "bob@example.test/a\"b&c<d>'e";
+    seam_answer_batch_rows(
+        s, SEAM_LIST("1", "1", "1"),
+        ((seam_room_row[]){stored(U_ALICE, "Alice", "7", "post"), to_row(U_BOB, odd, "muc"),
+                           to_row(U_ALICE, ALICE, "classic")}));
+    expect_sent_with(s, "bob@example.test/a&quot;b&amp;c&lt;d&gt;'e", "one", "7");
+    expect_sent_with(s, ALICE, "one", "7");
+    seam_expect_nothing_sent(s);
+}
+
 /* A statement that finds nothing waiting goes at once, even behind a batch in flight: the
  * connection runs it after the batch. */
 static void test_leave_behind_a_batch_goes_at_once(void **state)
@@ -653,6 +670,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_messages_wait_for_the_batch_in_flight_and_go_together,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_leave_behind_a_batch_goes_at_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_echo_to_a_resource_that_needs_escaping, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(
             test_failed_batch_answers_its_messages_and_the_next_one_goes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_limit_refuses_without_database, setup, teardown),
