@@ -241,6 +241,11 @@ class AdminRoute:
                 server = stack.prosody(
                     extra_config=f'plugin_paths = {{ "{CONTRIB}/prosody" }}\n',
                     vhost_config='modules_enabled = { "hippo_admin" }\n')
+                # the host's modules may load after the ports are open: wait for the line
+                deadline = time.monotonic() + 10
+                while ("hippo_component is not set" not in server.log_text()
+                       and time.monotonic() < deadline):
+                    time.sleep(0.05)
                 self.assertIn("hippo_component is not set", server.log_text())
                 server.register("alice", "alicepw")
                 alice = stack.client(server, "alice", "alicepw")
