@@ -80,6 +80,24 @@ static void test_bounded_when_all_are_busy(void **state)
     hippo_rate_limit_free(r);
 }
 
+/* The table starts small and grows: every sender keeps its own bucket. */
+static void test_grows_as_senders_come(void **state)
+{
+    (void)state;
+    hippo_rate_limit *r = hippo_rate_limit_new(1000);
+    char jid[32];
+    for (int i = 0; i < 900; i++) {
+        snprintf(jid, sizeof jid, "u%d@x/r", i);
+        assert_int_equal(takes(r, jid, 5, 0), 5);
+    }
+    assert_int_equal(hippo_rate_limit_size(r), 900);
+    for (int i = 0; i < 900; i++) {
+        snprintf(jid, sizeof jid, "U%d@X", i);
+        assert_int_equal(takes(r, jid, 1, 0), 0); /* still empty: found again */
+    }
+    hippo_rate_limit_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -88,6 +106,7 @@ int main(void)
         cmocka_unit_test(test_clock_going_back_adds_nothing),
         cmocka_unit_test(test_bounded_keeps_empty_buckets),
         cmocka_unit_test(test_bounded_when_all_are_busy),
+        cmocka_unit_test(test_grows_as_senders_come),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
