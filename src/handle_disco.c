@@ -8,13 +8,9 @@
 #include "stanza.h"
 #include "xmpp_link.h"
 
-#define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
-#define NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
-#define NS_PING "urn:xmpp:ping"
-#define NS_VERSION "jabber:iq:version"
-
-/* Only what is implemented is advertised. */
-static const char *const features[] = {NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, NS_VERSION};
+/* Only what is implemented is advertised (the router's table routes these four). */
+static const char *const features[] = {HIPPO_NS_DISCO_INFO, HIPPO_NS_DISCO_ITEMS, HIPPO_NS_PING,
+                                       HIPPO_NS_VERSION};
 
 /* Sends RESULT (built by the caller) and releases it. */
 static void send_result(hippod *d, xmpp_stanza_t *result)
@@ -41,14 +37,15 @@ static int add_identity(xmpp_stanza_t *query)
     return 0;
 }
 
-static void disco_info(hippod *d, xmpp_stanza_t *iq, xmpp_stanza_t *payload)
+void hippo_disco_info(hippod *d, xmpp_stanza_t *iq, xmpp_stanza_t *payload)
 {
     if (xmpp_stanza_get_attribute(payload, "node")) {
         hippo_send_error(d, iq, "cancel", "item-not-found", "no such node");
         return;
     }
     xmpp_stanza_t *result = hippo_stanza_iq_result(hippo_link_ctx(d->link), iq);
-    xmpp_stanza_t *query = result ? hippo_stanza_add_element(result, "query", NS_DISCO_INFO) : NULL;
+    xmpp_stanza_t *query =
+        result ? hippo_stanza_add_element(result, "query", HIPPO_NS_DISCO_INFO) : NULL;
     if (!query || add_identity(query) < 0) {
         out_of_memory(d, iq, result);
         return;
@@ -65,21 +62,21 @@ static void disco_info(hippod *d, xmpp_stanza_t *iq, xmpp_stanza_t *payload)
 }
 
 /* Rooms are not listed: they are private to their posts' and groups' audiences. */
-static void disco_items(hippod *d, xmpp_stanza_t *iq, xmpp_stanza_t *payload)
+void hippo_disco_items(hippod *d, xmpp_stanza_t *iq, xmpp_stanza_t *payload)
 {
     if (xmpp_stanza_get_attribute(payload, "node")) {
         hippo_send_error(d, iq, "cancel", "item-not-found", "no such node");
         return;
     }
     xmpp_stanza_t *result = hippo_stanza_iq_result(hippo_link_ctx(d->link), iq);
-    if (!result || !hippo_stanza_add_element(result, "query", NS_DISCO_ITEMS)) {
+    if (!result || !hippo_stanza_add_element(result, "query", HIPPO_NS_DISCO_ITEMS)) {
         out_of_memory(d, iq, result);
         return;
     }
     send_result(d, result);
 }
 
-static void ping(hippod *d, xmpp_stanza_t *iq, xmpp_stanza_t *payload)
+void hippo_disco_ping(hippod *d, xmpp_stanza_t *iq, xmpp_stanza_t *payload)
 {
     (void)payload;
     xmpp_stanza_t *result = hippo_stanza_iq_result(hippo_link_ctx(d->link), iq);
@@ -96,13 +93,14 @@ static int add_text_child(xmpp_stanza_t *parent, const char *name, const char *t
     return child ? hippo_stanza_add_text(child, text) : -1;
 }
 
-static void version(hippod *d, xmpp_stanza_t *iq, xmpp_stanza_t *payload)
+void hippo_disco_version(hippod *d, xmpp_stanza_t *iq, xmpp_stanza_t *payload)
 {
     (void)payload;
     struct utsname u;
     const char *os = uname(&u) == 0 ? u.sysname : "Linux";
     xmpp_stanza_t *result = hippo_stanza_iq_result(hippo_link_ctx(d->link), iq);
-    xmpp_stanza_t *query = result ? hippo_stanza_add_element(result, "query", NS_VERSION) : NULL;
+    xmpp_stanza_t *query =
+        result ? hippo_stanza_add_element(result, "query", HIPPO_NS_VERSION) : NULL;
     if (!query || add_text_child(query, "name", "hippod") < 0 ||
         add_text_child(query, "version", HIPPOD_VERSION) < 0 ||
         add_text_child(query, "os", os) < 0) {
@@ -110,21 +108,4 @@ static void version(hippod *d, xmpp_stanza_t *iq, xmpp_stanza_t *payload)
         return;
     }
     send_result(d, result);
-}
-
-hippo_iq_handler hippo_disco_get_handler(const char *ns)
-{
-    static const struct {
-        const char *ns;
-        hippo_iq_handler handler;
-    } routes[] = {
-        {NS_DISCO_INFO, disco_info},
-        {NS_DISCO_ITEMS, disco_items},
-        {NS_PING, ping},
-        {NS_VERSION, version},
-    };
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
-        if (strcmp(routes[i].ns, ns) == 0)
-            return routes[i].handler;
-    return NULL;
 }

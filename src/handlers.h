@@ -7,12 +7,20 @@
 #include "hippod.h"
 
 /* An IQ handler gets the validated request (type get or set, one payload element) and must
- * answer it exactly once, now or later. PAYLOAD is the request's only element child. */
-typedef void (*hippo_iq_handler)(hippod *d, xmpp_stanza_t *iq, xmpp_stanza_t *payload);
+ * answer it exactly once, now or later. PAYLOAD is the request's only element child. The
+ * router's table (router.c) says which handler serves which IQ. */
+
+#define HIPPO_NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
+#define HIPPO_NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
+#define HIPPO_NS_PING "urn:xmpp:ping"
+#define HIPPO_NS_VERSION "jabber:iq:version"
 
 /* handle_disco.c: service discovery (XEP-0030), ping (XEP-0199), version (XEP-0092) at the
- * component domain. Returns the get-handler for NS, or NULL. */
-hippo_iq_handler hippo_disco_get_handler(const char *ns);
+ * component domain. */
+void hippo_disco_info(hippod *d, xmpp_stanza_t *iq, xmpp_stanza_t *payload);
+void hippo_disco_items(hippod *d, xmpp_stanza_t *iq, xmpp_stanza_t *payload);
+void hippo_disco_ping(hippod *d, xmpp_stanza_t *iq, xmpp_stanza_t *payload);
+void hippo_disco_version(hippod *d, xmpp_stanza_t *iq, xmpp_stanza_t *payload);
 
 /* handle_protocol.c: the http://dumbhippo.com/protocol/ namespaces. */
 #define HIPPO_NS_PROTOCOL_PREFIX "http://dumbhippo.com/protocol/"

@@ -1,6 +1,6 @@
-/* room_handlers.h - the room stanza handlers rooms.c dispatches to, one file each. ROOM_ID
- * is the room's GUID (already checked for shape), NICK the resource the stanza was sent to
- * (NULL for the bare room JID). The link keeps ownership of STANZA. */
+/* room_handlers.h - the room stanza handlers the router's table dispatches to, one file
+ * each. ROOM_ID is the room's GUID (already checked for shape), NICK the resource the stanza
+ * was sent to (NULL for the bare room JID). The link keeps ownership of STANZA. */
 #ifndef HIPPO_ROOM_HANDLERS_H
 #define HIPPO_ROOM_HANDLERS_H
 
@@ -9,14 +9,18 @@
 #include "hippod.h"
 #include "room_op.h"
 
-/* room_presence.c: join (both dialects), role change, leave. */
-void hippo_room_presence(hippod *d, xmpp_stanza_t *stanza, const char *room_id, const char *nick);
+/* room_presence.c: an available presence: a join (both dialects) or a role change. */
+void hippo_room_join(hippod *d, xmpp_stanza_t *stanza, const char *room_id, const char *nick);
+/* room_presence.c: an unavailable presence: the resource leaves. */
+void hippo_room_leave(hippod *d, xmpp_stanza_t *stanza, const char *room_id);
 /* room_presence.c: an error stanza from an occupant (a delivery failure) removes it. */
 void hippo_room_bounce(hippod *d, xmpp_stanza_t *stanza, const char *room_id);
 /* room_message.c: a chat message to the room. */
 void hippo_room_message(hippod *d, xmpp_stanza_t *stanza, const char *room_id, const char *nick);
-/* room_iq.c: details, ping, disco; everything else gets an error. */
-void hippo_room_iq(hippod *d, xmpp_stanza_t *stanza, const char *room_id, const char *nick);
+/* room_iq.c: a checked get or set (PAYLOAD its only child): details, ping, disco; everything
+ * else gets an error. */
+void hippo_room_iq(hippod *d, xmpp_stanza_t *stanza, xmpp_stanza_t *payload, const char *room_id,
+                   const char *nick);
 
 /* room_history.c: fills *OUT from a XEP-0045 <history/> element (may be NULL) within
  * CFG_MAX (-1: no limit). NOW_USEC is the current time (microseconds since the epoch). */

@@ -187,11 +187,9 @@ static int kind_of(xmpp_stanza_t *iq, xmpp_stanza_t *payload, const char *nick)
     return -1;
 }
 
-void hippo_room_iq(hippod *d, xmpp_stanza_t *stanza, const char *room_id, const char *nick)
+void hippo_room_iq(hippod *d, xmpp_stanza_t *stanza, xmpp_stanza_t *payload, const char *room_id,
+                   const char *nick)
 {
-    xmpp_stanza_t *payload = hippo_send_iq_payload(d, stanza);
-    if (!payload)
-        return;
     int kind = kind_of(stanza, payload, nick);
     if (kind < 0) {
         const char *ns = xmpp_stanza_get_ns(payload);

@@ -165,7 +165,7 @@ static long long now_usec(void)
     return (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
 }
 
-static void join(hippod *d, xmpp_stanza_t *stanza, const char *room_id, const char *nick)
+void hippo_room_join(hippod *d, xmpp_stanza_t *stanza, const char *room_id, const char *nick)
 {
     hippo_room_op *op = hippo_room_op_new(d, stanza, room_id, nick);
     if (!op) {
@@ -226,15 +226,9 @@ static void leave(hippod *d, xmpp_stanza_t *stanza, const char *room_id, bool ex
     hippo_room_op_query(op, "room_leave", 2, params, on_left);
 }
 
-void hippo_room_presence(hippod *d, xmpp_stanza_t *stanza, const char *room_id, const char *nick)
+void hippo_room_leave(hippod *d, xmpp_stanza_t *stanza, const char *room_id)
 {
-    const char *type = xmpp_stanza_get_type(stanza);
-    if (!type || strcmp(type, "available") == 0)
-        join(d, stanza, room_id, nick);
-    else if (strcmp(type, "unavailable") == 0)
-        leave(d, stanza, room_id, true);
-    else
-        hippo_send_drop(d, stanza, "room-presence-type");
+    leave(d, stanza, room_id, true);
 }
 
 /* The defined condition of an error stanza, or NULL. */

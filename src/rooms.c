@@ -1,5 +1,5 @@
-/* rooms.c - the rooms' entry point: every stanza to NODE@domain[/resource] is checked for a
- * room address and goes to its handler (presence, message, iq; errors are bounces).
+/* rooms.c - the rooms' statements and their state in memory. The router's table sends each
+ * stanza to NODE@domain[/resource] to its handler (room_handlers.h).
  *
  * All room state is in PostgreSQL (sql/003_rooms.sql): each handler runs one hippo.room_*
  * function that checks, changes and returns what to send in one transaction (messages in
@@ -9,14 +9,8 @@
 #include "rooms.h"
 
 #include <stdlib.h>
-#include <string.h>
 
-#include "guid.h"
 #include "room_op.h"
-#include "room_handlers.h"
-#include "send.h"
-#include "stanza.h"
-#include "xmpp_link.h"
 
 #define ROOM_SELECT "SELECT * FROM hippo."
 /* Joins and leaves change occupancy, a cache of client presence: they commit without
@@ -69,54 +63,4 @@ void hippo_rooms_free(hippo_rooms *r)
     free(r->queues);
     hippo_rate_limit_free(r->rate);
     free(r);
-}
-
-/* A stanza to a node that is no room's: presence leaves and other non-joins are dropped,
- * everything else gets item-not-found. */
-static void no_such_room(hippod *d, xmpp_stanza_t *stanza, const char *name, const char *type)
-{
-    if (strcmp(name, "presence") == 0 && type && strcmp(type, "available") != 0) {
-        hippo_send_drop(d, stanza, "presence-to-unknown-room");
-        return;
-    }
-    if (strcmp(name, "iq") == 0 && !hippo_send_iq_payload(d, stanza))
-        return;
-    hippo_send_error(d, stanza, "cancel", "item-not-found", "no such room");
-}
-
-static void dispatch(hippod *d, xmpp_stanza_t *stanza, const char *room_id, const char *nick)
-{
-    const char *name = xmpp_stanza_get_name(stanza);
-    if (strcmp(name, "presence") == 0)
-        hippo_room_presence(d, stanza, room_id, nick);
-    else if (strcmp(name, "message") == 0)
-        hippo_room_message(d, stanza, room_id, nick);
-    else
-        hippo_room_iq(d, stanza, room_id, nick);
-}
-
-void hippo_rooms_stanza(hippod *d, xmpp_stanza_t *stanza)
-{
-    xmpp_ctx_t *ctx = hippo_link_ctx(d->link);
-    const char *name = xmpp_stanza_get_name(stanza);
-    const char *type = xmpp_stanza_get_type(stanza);
-    char *node = xmpp_jid_node(ctx, xmpp_stanza_get_to(stanza));
-    char *resource = xmpp_jid_resource(ctx, xmpp_stanza_get_to(stanza));
-    char room_id[HIPPO_GUID_LEN + 1];
-    bool is_room = node && hippo_guid_from_node(node, strlen(node), room_id) == 0;
-    const char *nick = resource && *resource ? resource : NULL;
-    if (type && strcmp(type, "error") == 0) {
-        if (is_room)
-            hippo_room_bounce(d, stanza, room_id);
-        else
-            hippo_send_drop(d, stanza, "error-received");
-    } else if (type && strcmp(type, "result") == 0) {
-        hippo_send_drop(d, stanza, "room-result"); /* e.g. answers to the sweep's pings */
-    } else if (!is_room) {
-        no_such_room(d, stanza, name, type);
-    } else {
-        dispatch(d, stanza, room_id, nick);
-    }
-    xmpp_free(ctx, node);
-    xmpp_free(ctx, resource);
 }

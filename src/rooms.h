@@ -15,10 +15,6 @@ void hippo_rooms_free(hippo_rooms *r);
 /* Registers the rooms' prepared statements. */
 void hippo_rooms_prepare(hippo_db *db);
 
-/* Every stanza addressed to a room or an occupant (NODE@domain[/resource]) comes here,
- * errors and results included (a bounce of what hippod sent to an occupant). */
-void hippo_rooms_stanza(hippod *d, xmpp_stanza_t *stanza);
-
 /* Call when the XMPP link or the database comes up: once both are up, pings every stored
  * occupant so that those that left while hippod could not hear it are removed (their pings
  * bounce). Does nothing while either is down. */

@@ -11,62 +11,247 @@
 #include <strings.h>
 
 #include "db.h"
+#include "guid.h"
 #include "handlers.h"
-#include "rooms.h"
+#include "room_handlers.h"
 #include "stanza.h"
 #include "xmpp_link.h"
 
-static void route_service_iq(hippod *d, xmpp_stanza_t *iq)
+/* Where a stanza is addressed. */
+enum to_class {
+    TO_SERVICE = 1, /* the bare component domain */
+    TO_ROOM = 2,    /* NODE@domain[/resource], NODE a room's GUID */
+    TO_NO_ROOM = 4, /* NODE@domain[/resource], NODE no GUID */
+};
+
+/* The stanza's type, as the table tells them apart. */
+enum type_class {
+    T_NONE = 1,
+    T_GET = 2,
+    T_SET = 4,
+    T_RESULT = 8,
+    T_ERROR = 16,
+    T_AVAILABLE = 32, /* presence type="available" (not in RFC 6121, taken as none) */
+    T_UNAVAILABLE = 64,
+    T_OTHER = 128, /* groupchat, chat, normal, headline, probe, subscribe ... */
+    T_ANY = 255,
+};
+
+/* An incoming stanza, parsed once: its address and kind. */
+typedef struct stanza_in {
+    xmpp_stanza_t *stanza;
+    const char *name;
+    enum to_class to;
+    enum type_class type;
+    xmpp_stanza_t *payload; /* a checked get/set's only child, else NULL */
+    const char *ns;         /* the payload's namespace, or NULL */
+    char room_id[HIPPO_GUID_LEN + 1];
+    const char *nick; /* the resource of the address, or NULL */
+} stanza_in;
+
+typedef void (*route_fn)(hippod *d, const stanza_in *in, const char *arg);
+
+static void drop(hippod *d, const stanza_in *in, const char *reason)
 {
-    xmpp_stanza_t *payload = hippo_send_iq_payload(d, iq);
-    if (!payload)
-        return;
-    const char *ns = xmpp_stanza_get_ns(payload);
-    bool is_get = strcmp(xmpp_stanza_get_type(iq), "get") == 0;
-    if (ns && strncmp(ns, HIPPO_NS_PROTOCOL_PREFIX, strlen(HIPPO_NS_PROTOCOL_PREFIX)) == 0) {
-        hippo_protocol_iq(d, iq, payload);
-        return;
-    }
-    hippo_iq_handler handler = ns && is_get ? hippo_disco_get_handler(ns) : NULL;
-    if (handler) {
-        handler(d, iq, payload);
-        return;
-    }
-    hippo_send_error(d, iq, "cancel", "service-unavailable",
-                     "this service does not handle that request");
+    hippo_send_drop(d, in->stanza, reason);
 }
 
-static void route_service(hippod *d, xmpp_stanza_t *stanza, const char *name)
+static void refuse(hippod *d, const stanza_in *in, const char *text)
 {
-    if (strcmp(name, "iq") == 0)
-        route_service_iq(d, stanza);
-    else if (strcmp(name, "message") == 0)
-        hippo_send_error(d, stanza, "cancel", "service-unavailable",
-                         "messages to the service itself are not handled");
-    else
-        hippo_send_drop(d, stanza, "presence-to-service");
+    hippo_send_error(d, in->stanza, "cancel", "service-unavailable", text);
 }
 
-/* Splits TO into "has a node" and checks its domain is ours. */
-static int classify_address(hippod *d, const char *to, bool *has_node)
+static void no_such_room(hippod *d, const stanza_in *in, const char *text)
+{
+    hippo_send_error(d, in->stanza, "cancel", "item-not-found", text);
+}
+
+static void protocol_iq(hippod *d, const stanza_in *in, const char *arg)
+{
+    (void)arg;
+    hippo_protocol_iq(d, in->stanza, in->payload);
+}
+
+static void disco_info(hippod *d, const stanza_in *in, const char *arg)
+{
+    (void)arg;
+    hippo_disco_info(d, in->stanza, in->payload);
+}
+
+static void disco_items(hippod *d, const stanza_in *in, const char *arg)
+{
+    (void)arg;
+    hippo_disco_items(d, in->stanza, in->payload);
+}
+
+static void ping(hippod *d, const stanza_in *in, const char *arg)
+{
+    (void)arg;
+    hippo_disco_ping(d, in->stanza, in->payload);
+}
+
+static void version(hippod *d, const stanza_in *in, const char *arg)
+{
+    (void)arg;
+    hippo_disco_version(d, in->stanza, in->payload);
+}
+
+static void room_bounce(hippod *d, const stanza_in *in, const char *arg)
+{
+    (void)arg;
+    hippo_room_bounce(d, in->stanza, in->room_id);
+}
+
+static void room_join(hippod *d, const stanza_in *in, const char *arg)
+{
+    (void)arg;
+    hippo_room_join(d, in->stanza, in->room_id, in->nick);
+}
+
+static void room_leave(hippod *d, const stanza_in *in, const char *arg)
+{
+    (void)arg;
+    hippo_room_leave(d, in->stanza, in->room_id);
+}
+
+static void room_message(hippod *d, const stanza_in *in, const char *arg)
+{
+    (void)arg;
+    hippo_room_message(d, in->stanza, in->room_id, in->nick);
+}
+
+static void room_iq(hippod *d, const stanza_in *in, const char *arg)
+{
+    (void)arg;
+    hippo_room_iq(d, in->stanza, in->payload, in->room_id, in->nick);
+}
+
+/* Which handler serves which stanza: the first row that matches wins. A NULL name or ns
+ * matches any; an ns ending in '*' is a prefix. Results and errors are never answered (RFC
+ * 6120 8.3.1), only counted, except the errors that bounce what rooms sent to an occupant. */
+static const struct route {
+    int to;
+    const char *name;
+    int types;
+    const char *ns;
+    route_fn handle;
+    const char *arg; /* the drop reason or the error text */
+} routes[] = {
+    /* the component domain */
+    {TO_SERVICE, NULL, T_ERROR, NULL, drop, "error-received"},
+    {TO_SERVICE, NULL, T_RESULT, NULL, drop, "unexpected-result"},
+    {TO_SERVICE, "iq", T_GET | T_SET, HIPPO_NS_PROTOCOL_PREFIX "*", protocol_iq, NULL},
+    {TO_SERVICE, "iq", T_GET, HIPPO_NS_DISCO_INFO, disco_info, NULL},
+    {TO_SERVICE, "iq", T_GET, HIPPO_NS_DISCO_ITEMS, disco_items, NULL},
+    {TO_SERVICE, "iq", T_GET, HIPPO_NS_PING, ping, NULL},
+    {TO_SERVICE, "iq", T_GET, HIPPO_NS_VERSION, version, NULL},
+    {TO_SERVICE, "iq", T_ANY, NULL, refuse, "this service does not handle that request"},
+    {TO_SERVICE, "message", T_ANY, NULL, refuse, "messages to the service itself are not handled"},
+    {TO_SERVICE, "presence", T_ANY, NULL, drop, "presence-to-service"},
+    /* rooms and their occupants */
+    {TO_ROOM, NULL, T_ERROR, NULL, room_bounce, NULL},
+    {TO_NO_ROOM, NULL, T_ERROR, NULL, drop, "error-received"},
+    {TO_ROOM | TO_NO_ROOM, NULL, T_RESULT, NULL, drop, "room-result"}, /* e.g. sweep pings */
+    {TO_NO_ROOM, "presence", T_UNAVAILABLE | T_OTHER, NULL, drop, "presence-to-unknown-room"},
+    {TO_NO_ROOM, NULL, T_ANY, NULL, no_such_room, "no such room"},
+    {TO_ROOM, "presence", T_NONE | T_AVAILABLE, NULL, room_join, NULL},
+    {TO_ROOM, "presence", T_UNAVAILABLE, NULL, room_leave, NULL},
+    {TO_ROOM, "presence", T_ANY, NULL, drop, "room-presence-type"},
+    {TO_ROOM, "message", T_ANY, NULL, room_message, NULL},
+    {TO_ROOM, "iq", T_GET | T_SET, NULL, room_iq, NULL},
+};
+
+static enum type_class type_class_of(const char *type)
+{
+    static const struct {
+        const char *name;
+        enum type_class class;
+    } types[] = {{"get", T_GET},
+                 {"set", T_SET},
+                 {"result", T_RESULT},
+                 {"error", T_ERROR},
+                 {"available", T_AVAILABLE},
+                 {"unavailable", T_UNAVAILABLE}};
+    if (!type)
+        return T_NONE;
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (strcmp(types[i].name, type) == 0)
+            return types[i].class;
+    return T_OTHER;
+}
+
+static bool ns_matches(const char *pattern, const char *ns)
+{
+    if (!pattern)
+        return true;
+    size_t n = strlen(pattern);
+    if (!ns)
+        return false;
+    if (n > 0 && pattern[n - 1] == '*')
+        return strncmp(pattern, ns, n - 1) == 0;
+    return strcmp(pattern, ns) == 0;
+}
+
+static const struct route *route_of(const stanza_in *in)
+{
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        const struct route *r = &routes[i];
+        if ((r->to & in->to) && (!r->name || strcmp(r->name, in->name) == 0) &&
+            (r->types & in->type) && ns_matches(r->ns, in->ns))
+            return r;
+    }
+    return NULL;
+}
+
+/* Fills IN's address from TO (NODE and RESOURCE freed by the caller); false when the domain
+ * is not ours. */
+static bool parse_address(hippod *d, const char *to, stanza_in *in, char **node, char **resource)
 {
     xmpp_ctx_t *ctx = hippo_link_ctx(d->link);
     char *domain = xmpp_jid_domain(ctx, to);
-    char *node = xmpp_jid_node(ctx, to);
-    int rc = domain && strcasecmp(domain, d->cfg.component_domain) == 0 ? 0 : -1;
-    *has_node = node != NULL;
+    bool ours = domain && strcasecmp(domain, d->cfg.component_domain) == 0;
     xmpp_free(ctx, domain);
-    xmpp_free(ctx, node);
-    return rc;
+    if (!ours)
+        return false;
+    *node = xmpp_jid_node(ctx, to);
+    *resource = xmpp_jid_resource(ctx, to);
+    if (!*node)
+        in->to = TO_SERVICE;
+    else if (hippo_guid_from_node(*node, strlen(*node), in->room_id) == 0)
+        in->to = TO_ROOM;
+    else
+        in->to = TO_NO_ROOM;
+    in->nick = *resource && **resource ? *resource : NULL;
+    return true;
 }
 
 /* While a graceful stop drains, only what ends work is taken: results and errors (pings
  * answered, bounces) and leaves. A new request would start work the stop must not wait
  * for, so it gets a wait error and the client retries once hippod is back. */
-static bool taken_while_stopping(xmpp_stanza_t *stanza)
+static bool taken_while_stopping(const stanza_in *in)
 {
-    const char *type = xmpp_stanza_get_type(stanza);
-    return hippo_stanza_is_reply_type(type) || (type && strcmp(type, "unavailable") == 0);
+    return in->type & (T_RESULT | T_ERROR | T_UNAVAILABLE);
+}
+
+static void route(hippod *d, stanza_in *in)
+{
+    if (d->stopping && !taken_while_stopping(in)) {
+        hippo_send_error(d, in->stanza, "wait", "service-unavailable",
+                         "the service is restarting, try again shortly");
+        return;
+    }
+    /* every get/set must be well formed before anything looks at its payload */
+    if (strcmp(in->name, "iq") == 0 && !(in->type & (T_RESULT | T_ERROR))) {
+        in->payload = hippo_send_iq_payload(d, in->stanza);
+        if (!in->payload)
+            return;
+        in->ns = xmpp_stanza_get_ns(in->payload);
+    }
+    const struct route *r = route_of(in);
+    if (r)
+        r->handle(d, in, r->arg);
+    else
+        hippo_send_drop(d, in->stanza, "no-route"); /* the table covers every case */
 }
 
 void hippo_router_stanza(hippod *d, xmpp_stanza_t *stanza)
@@ -78,26 +263,15 @@ void hippo_router_stanza(hippod *d, xmpp_stanza_t *stanza)
         hippo_send_drop(d, stanza, "unknown-element");
         return;
     }
+    stanza_in in = {
+        .stanza = stanza, .name = name, .type = type_class_of(xmpp_stanza_get_type(stanza))};
     const char *to = xmpp_stanza_get_to(stanza);
-    bool has_node = false;
-    if (!to || !xmpp_stanza_get_from(stanza) || classify_address(d, to, &has_node) < 0) {
+    char *node = NULL, *resource = NULL;
+    if (to && xmpp_stanza_get_from(stanza) && parse_address(d, to, &in, &node, &resource))
+        route(d, &in);
+    else
         hippo_send_drop(d, stanza, "bad-address");
-        return;
-    }
-    if (d->stopping && !taken_while_stopping(stanza)) {
-        hippo_send_error(d, stanza, "wait", "service-unavailable",
-                         "the service is restarting, try again shortly");
-        return;
-    }
-    if (has_node) {
-        hippo_rooms_stanza(d, stanza); /* errors too: bounces of what rooms sent */
-        return;
-    }
-    const char *type = xmpp_stanza_get_type(stanza);
-    if (hippo_stanza_is_reply_type(type)) {
-        hippo_send_drop(d, stanza,
-                        strcmp(type, "error") == 0 ? "error-received" : "unexpected-result");
-        return;
-    }
-    route_service(d, stanza, name);
+    xmpp_ctx_t *ctx = hippo_link_ctx(d->link);
+    xmpp_free(ctx, node);
+    xmpp_free(ctx, resource);
 }
