@@ -8,7 +8,9 @@ A private PostgreSQL (durable unless --unsafe-fast-db) with R rooms of N present
 (standard MUC dialect, joined with hippo.room_join as hippod does), then the prepared
 statement hippod sends, `SELECT b.i, (b.r).* FROM hippo.room_message_batch(...)`, run back
 to back over one connection (psql, PREPARE/EXECUTE) with batches of B messages from random
-occupants to their rooms. It reports per batch size: messages stored per second, the
+occupants to their rooms, first with every sender checked in full (a room hippod does not
+remember), then with every sender "known" (hippod's steady state, sql/013). It reports per
+mode and batch size: messages stored per second, the
 backend's CPU time per message and per delivery (a 'to' row: N per message), and the
 server's total. No XMPP server and no hippod: what the database costs per message, and how
 group commit divides it. Needs /usr/bin/python3, root, and a build with hippod and hippoctl
@@ -23,8 +25,8 @@ import time
 import common
 from run import POPULATE_SQL, DOMAIN
 
-STATEMENT = ("PREPARE store(text[], text[], text[], boolean[]) AS SELECT b.i, (b.r).* "
-             "FROM hippo.room_message_batch($1, $2, $3, $4) b;\n")
+STATEMENT = ("PREPARE store(text[], text[], text[], boolean[], boolean[]) AS "
+             "SELECT b.i, (b.r).* FROM hippo.room_message_batch($1, $2, $3, $4, $5) b;\n")
 
 
 def parse_args():
@@ -65,8 +67,10 @@ def literal(items):
     return "'{" + ",".join('"' + x + '"' for x in items) + "}'"
 
 
-def script(layout, batch, messages, rng):
-    """A psql script of MESSAGES messages in batches of BATCH."""
+def script(layout, batch, messages, rng, known):
+    """A psql script of MESSAGES messages in batches of BATCH; KNOWN: every sender is sent
+    as remembered present by hippod (its steady state), else every one is checked in full
+    and its room's recipients are returned (a room hippod does not remember)."""
     lines = [STATEMENT]
     for start in range(0, messages, batch):
         n = min(batch, messages - start)
@@ -75,7 +79,7 @@ def script(layout, batch, messages, rng):
         jids = [rng.choice(members) for _, members in picks]
         bodies = [f"bench {start + k}" for k in range(n)]
         lines.append(f"EXECUTE store({literal(rooms)}, {literal(jids)}, {literal(bodies)}, "
-                     f"{literal(['t'] * n)});\n")
+                     f"{literal(['t'] * n)}, {literal(['t' if known else 'f'] * n)});\n")
     return "".join(lines)
 
 
@@ -85,11 +89,16 @@ def backend_cpu(pg):
     with open(f"/proc/{pg.pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     own = sum(int(x) for x in fields[11:15]) / common.os.sysconf("SC_CLK_TCK")
-    return own + sum(common.cpu_seconds(p) for p in pg.pids()[1:])
+    for p in pg.pids()[1:]:
+        try:
+            own += common.cpu_seconds(p)
+        except FileNotFoundError:  # exited since listed: the postmaster counts it now
+            pass
+    return own
 
 
-def measure(pg, layout, batch, messages, occupants, rng):
-    text = script(layout, batch, messages, rng)
+def measure(pg, layout, batch, messages, occupants, rng, known):
+    text = script(layout, batch, messages, rng, known)
     before_rows = int(pg.psql("SELECT count(*) FROM hippo.room_messages"))
     cpu0, t0 = backend_cpu(pg), time.monotonic()
     r = subprocess.run(["psql", "-X", "-q", "-o", "/dev/null", "-v", "ON_ERROR_STOP=1",
@@ -103,7 +112,7 @@ def measure(pg, layout, batch, messages, occupants, rng):
     stored = int(pg.psql("SELECT count(*) FROM hippo.room_messages")) - before_rows
     if stored != messages:
         raise RuntimeError(f"{stored} of {messages} messages stored")
-    return {"batch": batch, "messages": messages, "wall_s": wall, "pg_cpu_s": cpu,
+    return {"senders": "known" if known else "checked", "batch": batch, "messages": messages, "wall_s": wall, "pg_cpu_s": cpu,
             "msg_per_s": messages / wall, "pg_us_per_msg": 1e6 * cpu / messages,
             "pg_us_per_delivery": 1e6 * cpu / (messages * occupants)}
 
@@ -117,14 +126,15 @@ def main():
         pg = common.postgres(stack, a)
         stack.hippod(pg=pg, start=False)  # runs the migrations
         layout = populate(pg, a.rooms, a.occupants)
-        measure(pg, layout, 8, 400, a.occupants, rng)  # warm-up: caches, plans
-        for batch in a.batches:
-            rows.append(measure(pg, layout, batch, a.messages, a.occupants, rng))
+        for known in (False, True):
+            measure(pg, layout, 8, 400, a.occupants, rng, known)  # warm-up: caches, plans
+            for batch in a.batches:
+                rows.append(measure(pg, layout, batch, a.messages, a.occupants, rng, known))
     print(f"\n{a.rooms} rooms x {a.occupants} present occupants, {a.messages} messages each")
-    print("| batch | messages/s | PostgreSQL CPU µs/message | µs/delivery | wall s |")
-    print("|---|---|---|---|---|")
+    print("| senders | batch | messages/s | PostgreSQL CPU µs/message | µs/delivery | wall s |")
+    print("|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['batch']} | {r['msg_per_s']:,.0f} | {r['pg_us_per_msg']:.0f} | "
+        print(f"| {r['senders']} | {r['batch']} | {r['msg_per_s']:,.0f} | {r['pg_us_per_msg']:.0f} | "
               f"{r['pg_us_per_delivery']:.1f} | {r['wall_s']:.1f} |")
     if a.out:
         common.write_results(a.out, rows)

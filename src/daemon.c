@@ -101,18 +101,21 @@ static void on_db_state(bool up, const char *reason, void *arg)
     if (up)
         start_link_once(d);
     update_status(d);
-    hippo_user_cache_clear(d->users); /* user changes may have gone unnoticed meanwhile */
+    hippo_user_cache_clear(d->users);  /* user changes may have gone unnoticed meanwhile */
+    hippo_rooms_forget(d->rooms, "*"); /* and room changes */
     if (up)
         hippo_push_wake(d->push); /* drain what was written meanwhile */
     hippo_rooms_sweep(d);
 }
 
-static void on_db_notify(const char *channel, const char *payload, void *arg)
+void hippod_on_db_notify(const char *channel, const char *payload, void *arg)
 {
-    (void)payload; /* the outbox table holds the events; user changes clear the whole cache */
+    /* the outbox table holds the events; user changes clear the whole cache */
     hippod *d = arg;
     if (strcmp(channel, HIPPO_USERS_CHANNEL) == 0)
         hippo_user_cache_clear(d->users);
+    else if (strcmp(channel, HIPPO_ROOMS_CHANNEL) == 0)
+        hippo_rooms_forget(d->rooms, payload);
     else
         hippo_push_wake(d->push);
 }
@@ -284,7 +287,7 @@ static int create_parts(hippod *d)
         .connections = (unsigned)d->cfg.database_connections,
         .max_queue_ms = (unsigned)d->cfg.database_max_queue_ms,
         .on_state = on_db_state,
-        .on_notify = on_db_notify,
+        .on_notify = hippod_on_db_notify,
         .arg = d,
     };
     d->link = hippo_link_new(d->base, &lo, &d->log, &d->metrics);

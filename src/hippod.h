@@ -50,6 +50,10 @@ typedef struct hippod {
 /* Registers every module's prepared statements and LISTENs on DB (before it starts). */
 void hippod_prepare_statements(hippo_db *db);
 
+/* daemon.c: what a NOTIFY from PostgreSQL changes (a hippo_db_notify_cb; ARG is the
+ * hippod). */
+void hippod_on_db_notify(const char *channel, const char *payload, void *arg);
+
 /* Runs the daemon with an already loaded configuration until SIGTERM/SIGINT.
  * Returns the process exit status. */
 int hippod_run(hippod *d);

@@ -269,6 +269,9 @@ static void put_all(FILE *f, const hippo_metrics *m)
     put_counter(f, "hippod_room_batch_messages_total",
                 "Room messages sent to the database in those transactions.",
                 m->room_batch_messages);
+    put_counter(f, "hippod_room_known_messages_total",
+                "Room messages whose sender hippod remembered present: checked only for presence.",
+                m->room_known_messages);
     put_latency(f, m);
     put_gauge(f, "hippod_db_up",
               "1 when the database connection 0 (LISTEN, push outbox) is up, else 0.", m->db_up);

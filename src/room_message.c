@@ -1,10 +1,11 @@
 /* room_message.c - chat messages: checked here (type, private messages, subject, body size,
  * the sender's rate), then stored in a batch by hippo.room_message_batch, which checks the
- * sender, stores the messages with their rooms' next serials and returns the present
- * resources. The echoes go out from the batch's callback only, so nobody sees a message that
- * is not committed; within a batch a room's messages have consecutive serials in arrival
- * order and go out in that order, and batches of one connection commit in order, so every
- * occupant gets a room's messages in serial order. */
+ * sender (only that it is still present when hippod remembers it in the room: room_state.h),
+ * stores the messages with their rooms' next serials and returns the present resources of
+ * the rooms hippod does not remember. The echoes go out from the batch's callback only, so nobody
+ * sees a message that is not committed; within a batch a room's messages have consecutive serials
+ * in arrival order and go out in that order, and batches of one connection commit in order, so
+ * every occupant gets a room's messages in serial order. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,10 +31,11 @@ static xmpp_stanza_t *build_echo(hippo_room_op *op, const hippo_room_ref *room,
                                         : hippo_room_classic_message(ctx, room, NULL, msg, false);
 }
 
-/* A stored message: its op and its status row. */
+/* A stored message: its op, its status row and the resources it goes to. */
 struct stored {
     hippo_room_op *op; /* NULL once answered */
     hippo_room_row status;
+    const hippo_room_state *to; /* borrowed from the op or from the batch's learnt states */
     bool sender_got_it;
 };
 
@@ -69,21 +71,20 @@ static bool prepare_echo(struct stored *m, hippo_room_dialect dialect, hippo_sen
     return rc == 0;
 }
 
-/* Sends message M to every 'to' row in [FROM, TO) of RES, serialised once per dialect. */
-static void broadcast(struct stored *m, const PGresult *res, int from, int to)
+/* Sends message M to every resource of its room, serialised once per dialect. */
+static void broadcast(struct stored *m)
 {
     hippo_send_many echo[2] = {{0}, {0}};
     bool tried[2] = {false, false};
-    for (int i = from; i < to; i++) {
-        hippo_room_row row;
-        hippo_room_row_read_from(res, i, 1, &row);
-        if (!tried[row.dialect]) {
-            tried[row.dialect] = true;
-            prepare_echo(m, row.dialect, &echo[row.dialect]);
+    for (size_t i = 0; m->to && i < m->to->n; i++) {
+        const hippo_room_occupant *o = &m->to->occupants[i];
+        if (!tried[o->dialect]) {
+            tried[o->dialect] = true;
+            prepare_echo(m, o->dialect, &echo[o->dialect]);
         }
-        if (echo[row.dialect].text)
-            hippo_send_many_to(m->op->d, &echo[row.dialect], row.jid);
-        m->sender_got_it = m->sender_got_it || strcmp(row.jid, m->op->from) == 0;
+        if (echo[o->dialect].text)
+            hippo_send_many_to(m->op->d, &echo[o->dialect], o->jid);
+        m->sender_got_it = m->sender_got_it || strcmp(o->jid, m->op->from) == 0;
     }
     for (int i = 0; i < 2; i++)
         hippo_send_many_free(m->op->d, &echo[i]);
@@ -106,7 +107,7 @@ static int index_at(const PGresult *res, int row)
 }
 
 /* The result's shape: the index column and hippo.room_row, then one status row per message,
- * in order. */
+ * in order, then rooms' rows marked with a message of the batch. */
 static bool batch_result_ok(const PGresult *res, size_t n)
 {
     if (!res || PQresultStatus(res) != PGRES_TUPLES_OK ||
@@ -131,47 +132,94 @@ static void fail_batch(hippo_room_op **ops, size_t n, const char *error)
                             "database unavailable, try again later");
 }
 
-/* The 'to' rows after the status rows come per room, marked with the room's first stored
- * message: every stored message of that room goes to them, in order. */
-static void deliver(struct stored *msgs, size_t n, const PGresult *res)
+/* The state in rows [START, END) of RES: a 'room' row, then its 'to' rows; NULL when out of
+ * memory (logged). The caller unrefs it. */
+static hippo_room_state *state_of(hippod *d, const PGresult *res, int start, int end)
 {
+    hippo_room_row row;
+    hippo_room_row_read_from(res, start, 1, &row);
+    hippo_room_state *s = hippo_room_state_new(row.kind);
+    for (int i = start + 1; s && i < end; i++) {
+        hippo_room_row_read_from(res, i, 1, &row);
+        if (row.jid && hippo_room_state_add(s, row.jid, row.dialect, row.user.id, row.user.name,
+                                            row.user.photo_version, row.user.nick) < 0) {
+            hippo_room_state_unref(s);
+            s = NULL;
+        }
+    }
+    if (!s)
+        hippo_log(&d->log, HIPPO_LOG_ERR, "rooms: out of memory reading a room's occupants");
+    return s;
+}
+
+/* The rooms the batch answered with their resources (senders that were not known): their
+ * stored messages go to them, and hippod remembers them unless the room was forgotten since
+ * the batch was sent. LEARNT gets a reference per room, unref'd by the caller. */
+static size_t learn(struct stored *msgs, size_t n, const PGresult *res, hippo_room_state **learnt)
+{
+    size_t count = 0;
     int rows = PQntuples(res);
     for (int start = (int)n, end; start < rows; start = end) {
         int first = index_at(res, start);
         for (end = start; end < rows && index_at(res, end) == first;)
             end++;
-        const char *room_id = msgs[first].op->room_id;
+        hippo_room_op *op = msgs[first].op;
+        if (!op || strcmp(PQgetvalue(res, start, 1), "room") != 0)
+            continue;
+        hippo_room_state *s = state_of(op->d, res, start, end);
+        if (!s)
+            continue;
+        learnt[count++] = s;
+        if (op->marked)
+            hippo_room_states_remember(op->d->rooms->states, op->room_id, op->mark, s);
         for (size_t i = (size_t)first; i < n; i++)
-            if (msgs[i].op && strcmp(msgs[i].op->room_id, room_id) == 0)
-                broadcast(&msgs[i], res, start, end);
+            if (msgs[i].op && strcmp(msgs[i].op->room_id, op->room_id) == 0)
+                msgs[i].to = s;
+    }
+    return count;
+}
+
+/* Reads message I's status row: a known sender's user is the one in the room's state. */
+static void read_status(struct stored *m, hippo_room_op *op, const PGresult *res, int i)
+{
+    hippo_room_row_read_from(res, i, 1, &m->status);
+    m->op = hippo_room_op_refused(op, &m->status) ? NULL : op;
+    if (!m->op)
+        return;
+    if (strcmp(m->status.status, "ok") != 0) {
+        hippo_log(&op->d->log, HIPPO_LOG_WARNING, "room %s: unexpected status %s", op->room_id,
+                  m->status.status);
+        hippo_room_op_error(op, "wait", "internal-server-error", "unexpected status");
+        m->op = NULL;
+    } else if (strcmp(m->status.what, "known") == 0 && op->sender) {
+        m->status.user = op->sender->user;
+        m->to = op->state;
     }
 }
 
 static void on_batch(hippo_room_op **ops, size_t n, const PGresult *res, const char *error)
 {
     struct stored *msgs = batch_result_ok(res, n) ? calloc(n, sizeof *msgs) : NULL;
-    if (!msgs) {
+    hippo_room_state **learnt = msgs ? calloc(n, sizeof *learnt) : NULL;
+    if (!learnt) {
+        free(msgs);
         fail_batch(ops, n, res && !error ? "out of memory or unexpected result shape" : error);
         return;
     }
-    for (size_t i = 0; i < n; i++) {
-        hippo_room_row_read_from(res, (int)i, 1, &msgs[i].status);
-        msgs[i].op = hippo_room_op_refused(ops[i], &msgs[i].status) ? NULL : ops[i];
-        if (msgs[i].op && strcmp(msgs[i].status.status, "ok") != 0) {
-            hippo_log(&ops[i]->d->log, HIPPO_LOG_WARNING, "room %s: unexpected status %s",
-                      ops[i]->room_id, msgs[i].status.status);
-            hippo_room_op_error(ops[i], "wait", "internal-server-error", "unexpected status");
-            msgs[i].op = NULL;
-        }
-    }
-    deliver(msgs, n, res);
+    for (size_t i = 0; i < n; i++)
+        read_status(&msgs[i], ops[i], res, (int)i);
+    size_t n_learnt = learn(msgs, n, res, learnt);
     for (size_t i = 0; i < n; i++) {
         if (!msgs[i].op)
             continue;
+        broadcast(&msgs[i]);
         if (!msgs[i].sender_got_it)
             echo_to_sender(&msgs[i]);
         hippo_room_op_free(msgs[i].op);
     }
+    for (size_t i = 0; i < n_learnt; i++)
+        hippo_room_state_unref(learnt[i]);
+    free(learnt);
     free(msgs);
 }
 

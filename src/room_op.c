@@ -81,6 +81,9 @@ void hippo_room_op_free(hippo_room_op *op)
     free(op->body);
     for (int i = 0; i < op->nparams; i++)
         free(op->params[i]);
+    hippo_room_state_unref(op->state);
+    if (op->held)
+        hippo_room_states_release(op->d->rooms->states, op->room_id);
     free(op);
 }
 
@@ -172,6 +175,12 @@ static hippo_room_op *dequeue(hippo_room_queue *q)
     return op;
 }
 
+void hippo_room_op_hold(hippo_room_op *op)
+{
+    hippo_room_states_hold(op->d->rooms->states, op->room_id);
+    op->held = true;
+}
+
 int hippo_room_op_query(hippo_room_op *op, const char *stmt, int nparams, const char *const *params,
                         hippo_db_result_cb cb)
 {
@@ -213,11 +222,26 @@ static void on_batch_stored(const PGresult *res, const char *error, void *arg)
     release(q);
 }
 
-/* The four text[] literals of hippo.room_message_batch (rooms, senders, bodies, groupchat)
- * into LISTS, which the caller frees; false when out of memory (an entry may be NULL). */
-static bool batch_arrays(const struct batch *b, char *lists[4])
+/* What the room's state says of OP's sender now, and the room's mark (room_state.h). */
+static void recall(hippo_room_op *op)
 {
-    const char **items = malloc(4 * b->n * sizeof *items);
+    hippo_room_states *states = op->d->rooms->states;
+    op->marked = hippo_room_states_mark(states, op->room_id, &op->mark) == 0;
+    hippo_room_state *s = hippo_room_states_get(states, op->room_id);
+    op->sender = s ? hippo_room_state_find(s, op->from) : NULL;
+    if (op->sender) {
+        op->state = hippo_room_state_ref(s);
+        op->d->metrics.room_known_messages++;
+    }
+}
+
+#define BATCH_ARRAYS 5
+
+/* The text[] literals of hippo.room_message_batch (rooms, senders, bodies, groupchat, known)
+ * into LISTS, which the caller frees; false when out of memory (an entry may be NULL). */
+static bool batch_arrays(const struct batch *b, char *lists[BATCH_ARRAYS])
+{
+    const char **items = malloc(BATCH_ARRAYS * b->n * sizeof *items);
     if (!items)
         return false;
     for (size_t i = 0; i < b->n; i++) {
@@ -226,9 +250,10 @@ static bool batch_arrays(const struct batch *b, char *lists[4])
         items[b->n + i] = op->from;
         items[2 * b->n + i] = op->body;
         items[3 * b->n + i] = op->groupchat ? "t" : "f";
+        items[4 * b->n + i] = op->sender ? "t" : "f";
     }
     bool ok = true;
-    for (int k = 0; k < 4; k++)
+    for (int k = 0; k < BATCH_ARRAYS; k++)
         ok = (lists[k] = hippo_pg_text_array(items + (size_t)k * b->n, b->n)) != NULL && ok;
     free(items);
     return ok;
@@ -237,12 +262,14 @@ static bool batch_arrays(const struct batch *b, char *lists[4])
 /* Sends batch B (freed here when refused, every message answered with the error). */
 static int send_batch(struct batch *b)
 {
-    char *lists[4] = {NULL, NULL, NULL, NULL};
+    char *lists[BATCH_ARRAYS] = {NULL};
     int rc = -1;
+    for (size_t i = 0; i < b->n; i++)
+        recall(b->ops[i]);
     if (batch_arrays(b, lists))
-        rc = hippo_db_query_keyed(b->d->db, b->ops[0]->room_id, "room_message_batch", 4,
+        rc = hippo_db_query_keyed(b->d->db, b->ops[0]->room_id, "room_message_batch", BATCH_ARRAYS,
                                   (const char *const *)lists, on_batch_stored, b);
-    for (int k = 0; k < 4; k++)
+    for (int k = 0; k < BATCH_ARRAYS; k++)
         free(lists[k]);
     if (rc == 0) {
         b->queue->batch_in_flight = true;

@@ -18,6 +18,7 @@
 #include "guid.h"
 #include "hippod.h"
 #include "rate_limit.h"
+#include "room_state.h"
 #include "room_types.h"
 
 /* A standard MUC join's <history/> request, already combined with [rooms] max_history. */
@@ -33,7 +34,7 @@ typedef struct hippo_room_history {
 struct hippo_room_op;
 /* Called once per batch with its N messages (arrival order) and the result of
  * hippo.room_message_batch (RES NULL with ERROR when it failed); it answers and frees every
- * op. */
+ * op. Each op's state, sender and mark are set. */
 typedef void (*hippo_room_batch_cb)(struct hippo_room_op **ops, size_t n, const PGresult *res,
                                     const char *error);
 
@@ -58,6 +59,13 @@ typedef struct hippo_room_op {
     char *body; /* malloc'd */
     bool groupchat;
     hippo_room_batch_cb on_batch;
+    /* set when its batch is sent (room_state.h): the room's state then, if it was
+     * remembered, and the sender in it if present ("known"); the room's mark */
+    hippo_room_state *state; /* a reference of the op's own, or NULL */
+    const hippo_room_occupant *sender;
+    hippo_room_mark mark;
+    bool marked;
+    bool held; /* a join or leave: its room stays forgotten until the op is freed */
 
     /* while queued behind a batch (room_op.c) */
     struct hippo_room_op *next;
@@ -78,6 +86,7 @@ typedef struct hippo_room_queue {
 
 struct hippo_rooms {
     hippo_rate_limit *rate;
+    hippo_room_states *states;
     unsigned n_queues;
     hippo_room_queue *queues;
 };
@@ -120,6 +129,11 @@ void hippo_room_op_error(hippo_room_op *op, const char *type, const char *condit
 /* Runs STMT with PARAMS (at most HIPPO_ROOM_OP_MAX_PARAMS); CB(res, error, op) later. When
  * the database is down or saturated, answers a wait error itself (logs for silent ops), frees
  * OP and returns -1. */
+/* For a statement that changes the room's occupants (a join, a leave), before
+ * hippo_room_op_query(): the room is forgotten and not learnt again until OP is freed, after
+ * its answer (room_state.h). */
+void hippo_room_op_hold(hippo_room_op *op);
+
 int hippo_room_op_query(hippo_room_op *op, const char *stmt, int nparams, const char *const *params,
                         hippo_db_result_cb cb);
 

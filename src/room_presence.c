@@ -190,6 +190,7 @@ void hippo_room_join(hippod *d, xmpp_stanza_t *stanza, const char *room_id, cons
     const char *params[] = {
         op->room_id,   op->from,  role,        op->dialect == HIPPO_DIALECT_MUC ? "muc" : "classic",
         x ? "t" : "f", max_users, history_max, op->history.since[0] ? op->history.since : NULL};
+    hippo_room_op_hold(op);
     hippo_room_op_query(op, "room_join", 8, params, on_joined);
 }
 
@@ -223,6 +224,7 @@ static void leave(hippod *d, xmpp_stanza_t *stanza, const char *room_id, bool ex
     op->silent = true; /* nobody waits for an answer to a leave */
     op->notify_leaver = explicit_leave;
     const char *params[] = {op->room_id, op->from};
+    hippo_room_op_hold(op);
     hippo_room_op_query(op, "room_leave", 2, params, on_left);
 }
 

@@ -4,8 +4,10 @@
  * All room state is in PostgreSQL (sql/003_rooms.sql): each handler runs one hippo.room_*
  * function that checks, changes and returns what to send in one transaction (messages in
  * batches, sql/011_room_batch.sql), so several hippod processes could serve the same rooms
- * and a restart loses nothing. In memory are only the message rate limits and the
- * statements waiting behind a batch (room_op.h). */
+ * and a restart loses nothing. In memory are the message rate limits, the statements
+ * waiting behind a batch (room_op.h), and each room's present resources as PostgreSQL last
+ * said, so that a message of a present sender needs neither its check nor the room's
+ * recipients from the database (room_state.h, sql/013_room_memory.sql). */
 #include "rooms.h"
 
 #include <stdlib.h>
@@ -26,15 +28,23 @@ void hippo_rooms_prepare(hippo_db *db)
     hippo_db_prepare(db, "room_leave", ROOM_SELECT "room_leave($1, $2)" ASYNC_COMMIT, 2);
     hippo_db_prepare(db, "room_message_batch",
                      "SELECT b.i, (b.r).* FROM hippo.room_message_batch($1::text[], $2::text[], "
-                     "$3::text[], $4::boolean[]) b",
-                     4);
+                     "$3::text[], $4::boolean[], $5::boolean[]) b",
+                     5);
     hippo_db_prepare(db, "room_details", ROOM_SELECT "room_details($1, $2, $3::integer)", 3);
     hippo_db_prepare(db, "room_info", ROOM_SELECT "room_info($1, $2)", 2);
     hippo_rooms_sweep_prepare(db);
+    hippo_db_listen(db, HIPPO_ROOMS_CHANNEL);
+}
+
+void hippo_rooms_forget(hippo_rooms *r, const char *room_id)
+{
+    hippo_room_states_forget(r->states, room_id);
 }
 
 /* Buckets for this many senders at most (rate_limit.h says what happens beyond). */
 #define ROOM_RATE_SENDERS 100000
+/* Rooms remembered at most (room_state.h says what happens beyond). */
+#define ROOM_STATES 100000
 
 hippo_rooms *hippo_rooms_new(unsigned connections)
 {
@@ -44,7 +54,8 @@ hippo_rooms *hippo_rooms_new(unsigned connections)
     r->n_queues = connections ? connections : 1;
     r->queues = calloc(r->n_queues, sizeof *r->queues);
     r->rate = hippo_rate_limit_new(ROOM_RATE_SENDERS);
-    if (!r->queues || !r->rate) {
+    r->states = hippo_room_states_new(ROOM_STATES);
+    if (!r->queues || !r->rate || !r->states) {
         hippo_rooms_free(r);
         return NULL;
     }
@@ -62,5 +73,6 @@ void hippo_rooms_free(hippo_rooms *r)
             abort();
     free(r->queues);
     hippo_rate_limit_free(r->rate);
+    hippo_room_states_free(r->states);
     free(r);
 }

@@ -12,8 +12,16 @@
 hippo_rooms *hippo_rooms_new(unsigned connections);
 void hippo_rooms_free(hippo_rooms *r);
 
-/* Registers the rooms' prepared statements. */
+/* Registers the rooms' prepared statements, and LISTENs on HIPPO_ROOMS_CHANNEL. */
 void hippo_rooms_prepare(hippo_db *db);
+
+/* PostgreSQL notifies this channel with a room id when the room's occupants changed, "*"
+ * for every room (sql/013_room_memory.sql). */
+#define HIPPO_ROOMS_CHANNEL "hippo_rooms"
+
+/* Forgets what is remembered of ROOM_ID ("*": of every room); call on a notification of
+ * HIPPO_ROOMS_CHANNEL, and with "*" whenever notifications may have been missed. */
+void hippo_rooms_forget(hippo_rooms *r, const char *room_id);
 
 /* Call when the XMPP link or the database comes up: once both are up, pings every stored
  * occupant so that those that left while hippod could not hear it are removed (their pings

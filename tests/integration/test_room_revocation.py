@@ -167,6 +167,9 @@ class Revocation(unittest.TestCase):
         classic_join(frank, room)
         sync(alice, room)
         sync(frank, room)
+        # hippod now remembers the room with frank in it (room_state.h): it must forget it
+        say(alice, room, "for frank too")
+        frank.wait_for(message_with(room, "for frank too"))
         w.pg.psql("BEGIN; ALTER TABLE hippo.group_members DISABLE TRIGGER room_access_membership;"
                   f" UPDATE hippo.group_members SET status = 'REMOVED' WHERE group_id = '{group}'"
                   f" AND user_id = '{ids['frank']}';"

@@ -184,7 +184,8 @@ static void create_parts(hippod *d)
                              .port = d->cfg.component_port,
                              .domain = d->cfg.component_domain,
                              .secret = d->cfg.component_secret};
-    hippo_db_options dbo = {.conninfo = d->cfg.database_conninfo};
+    hippo_db_options dbo = {
+        .conninfo = d->cfg.database_conninfo, .on_notify = hippod_on_db_notify, .arg = d};
     d->base = checked_alloc(event_base_new());
     d->link = checked_alloc(hippo_link_new(d->base, &lo, &d->log, &d->metrics));
     d->db = checked_alloc(hippo_db_new(d->base, &dbo, &d->log, &d->metrics));
@@ -436,6 +437,11 @@ void seam_answer_batch_rows_at(seam *s, size_t n, const char *const *indexes,
     }
     seam_answer_rows_at(s, "i," ROOM_COLUMNS, n * NCOLS, values, file, line);
     free(values);
+}
+
+void seam_db_notify(seam *s, const char *channel, const char *payload)
+{
+    fake_db_notify(s->d.db, channel, payload);
 }
 
 void seam_db_down(seam *s)

@@ -107,6 +107,9 @@ void seam_answer_room_rows_at(seam *s, const seam_room_row *rows, size_t n, cons
 void seam_answer_batch_rows_at(seam *s, size_t n, const char *const *indexes,
                                const seam_room_row *rows, const char *file, int line);
 
+/* PostgreSQL notifies CHANNEL with PAYLOAD. */
+void seam_db_notify(seam *s, const char *channel, const char *payload);
+
 /* From now on statements are refused (hippo_db_query* returns -1) with the database down
  * (hippo_db_is_up false) or overloaded (up, but saturated); seam_db_up() accepts again. */
 void seam_db_down(seam *s);

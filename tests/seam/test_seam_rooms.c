@@ -106,6 +106,12 @@ static seam_room_row to_row(const char *user_id, const char *jid, const char *di
     return (seam_room_row){.what = "to", .user_id = user_id, .jid = jid, .dialect = dialect};
 }
 
+/* Before a room's 'to' rows in a batch's answer (sql/013_room_memory.sql). */
+static seam_room_row room_row(const char *kind)
+{
+    return (seam_room_row){.what = "room", .kind = kind};
+}
+
 static const seam_room_row bob_member = {.what = "member",
                                          .user_id = U_BOB,
                                          .name = "Bob",
@@ -240,7 +246,7 @@ static void test_groupchat_message_echoed_to_every_resource(void **state)
                      "</message>");
     expect_room_statement(
         s, "room_message_batch",
-        SEAM_LIST("{\"" ROOM "\"}", "{\"" ALICE "\"}", "{\"hello & bye\"}", "{\"t\"}"));
+        SEAM_LIST("{\"" ROOM "\"}", "{\"" ALICE "\"}", "{\"hello & bye\"}", "{\"t\"}", "{\"f\"}"));
     seam_expect_nothing_sent(s); /* stored before echoed */
     seam_room_row rows[] = {{.what = "status",
                              .status = "ok",
@@ -251,10 +257,11 @@ static void test_groupchat_message_echoed_to_every_resource(void **state)
                              .serial = "7",
                              .ts_ms = TS_MS,
                              .kind = "post"},
+                            room_row("post"),
                             to_row(U_ALICE, ALICE, "muc"),
                             to_row(U_BOB, BOB, "classic"),
                             to_row(U_CAROL, CAROL, "muc")};
-    seam_answer_batch_rows(s, SEAM_LIST("1", "1", "1", "1"), rows);
+    seam_answer_batch_rows(s, SEAM_LIST("1", "1", "1", "1", "1"), rows);
     seam_expect_sent(s, ECHO_MUC(ALICE));
     seam_expect_sent(s, "<message from=\"" ROOM_JID "/" U_ALICE_NODE "\" id=\"g1\" to=\"" BOB
                         "\"><body>hello &amp; bye</body>" ALICE_MSG_INFO_7 POST_INFO "</message>");
@@ -266,8 +273,9 @@ static void test_classic_sender_outside_the_room_gets_its_echo(void **state)
 {
     seam *s = *state;
     seam_feed_xml(s, "<message from='" ALICE "' to='" ROOM_JID "'><body>hi</body></message>");
-    expect_room_statement(s, "room_message_batch",
-                          SEAM_LIST("{\"" ROOM "\"}", "{\"" ALICE "\"}", "{\"hi\"}", "{\"f\"}"));
+    expect_room_statement(
+        s, "room_message_batch",
+        SEAM_LIST("{\"" ROOM "\"}", "{\"" ALICE "\"}", "{\"hi\"}", "{\"f\"}", "{\"f\"}"));
     seam_room_row rows[] = {{.what = "status",
                              .status = "ok",
                              .user_id = U_ALICE,
@@ -277,8 +285,9 @@ static void test_classic_sender_outside_the_room_gets_its_echo(void **state)
                              .serial = "8",
                              .ts_ms = TS_MS,
                              .kind = "post"},
+                            room_row("post"),
                             to_row(U_BOB, BOB, "classic")};
-    seam_answer_batch_rows(s, SEAM_LIST("1", "1"), rows);
+    seam_answer_batch_rows(s, SEAM_LIST("1", "1", "1"), rows);
     seam_expect_sent(s, ECHO_CLASSIC(BOB));
     seam_expect_sent(s, ECHO_CLASSIC(ALICE));
     seam_expect_nothing_sent(s);
@@ -509,7 +518,8 @@ static void expect_sent_with(seam *s, const char *to, const char *body, const ch
 }
 
 #define ONE_MESSAGE(room, from, body, groupchat)                                                   \
-    SEAM_LIST("{\"" room "\"}", "{\"" from "\"}", "{\"" body "\"}", "{\"" groupchat "\"}")
+    SEAM_LIST("{\"" room "\"}", "{\"" from "\"}", "{\"" body "\"}", "{\"" groupchat "\"}",         \
+              "{\"f\"}")
 
 /* Messages that arrive while a batch is being committed wait and go together, of all rooms,
  * in the next statement; a leave that arrived after them goes after that batch, so it cannot
@@ -525,26 +535,27 @@ static void test_messages_wait_for_the_batch_in_flight_and_go_together(void **st
     seam_feed_xml(s, "<message from='" CAROL "' to='" ROOM_JID "'><body>four</body></message>");
     seam_feed_xml(s, "<presence from='" ALICE "' to='" ROOM_JID "/Alice' type='unavailable'/>");
     seam_expect_no_query(s);
-    seam_answer_batch_rows(s, SEAM_LIST("1", "1"),
-                           ((seam_room_row[]){stored(U_ALICE, "Alice", "7", "post"),
-                                              to_row(U_ALICE, ALICE, "classic")}));
+    seam_answer_batch_rows(
+        s, SEAM_LIST("1", "1", "1"),
+        ((seam_room_row[]){stored(U_ALICE, "Alice", "7", "post"), room_row("post"),
+                           to_row(U_ALICE, ALICE, "classic")}));
     expect_sent_with(s, ALICE, "one", "7");
     seam_expect_nothing_sent(s);
     /* keyed by its first room: every room of one connection has the same home */
-    const seam_query *q =
-        seam_expect_statement(s, "room_message_batch",
-                              SEAM_LIST("{\"" ROOM2 "\",\"" ROOM "\",\"" ROOM "\"}",
-                                        "{\"" BOB "\",\"" ALICE "\",\"" CAROL "\"}",
-                                        "{\"two\",\"three\",\"four\"}", "{\"t\",\"f\",\"f\"}"));
+    const seam_query *q = seam_expect_statement(
+        s, "room_message_batch",
+        SEAM_LIST("{\"" ROOM2 "\",\"" ROOM "\",\"" ROOM "\"}",
+                  "{\"" BOB "\",\"" ALICE "\",\"" CAROL "\"}", "{\"two\",\"three\",\"four\"}",
+                  "{\"t\",\"f\",\"f\"}", "{\"f\",\"f\",\"f\"}"));
     assert_true(q->keyed);
     assert_string_equal(q->key, ROOM2);
     expect_room_statement(s, "room_leave", SEAM_LIST(ROOM, ALICE));
     seam_answer_batch_rows(
-        s, SEAM_LIST("1", "2", "3", "1", "2", "2"),
-        ((seam_room_row[]){stored(U_BOB, "Bob", "4", "group"),
-                           stored(U_ALICE, "Alice", "8", "post"),
-                           stored(U_CAROL, "Carol", "9", "post"), to_row(U_BOB, BOB, "muc"),
-                           to_row(U_ALICE, ALICE, "classic"), to_row(U_BOB, BOB, "muc")}));
+        s, SEAM_LIST("1", "2", "3", "1", "1", "2", "2", "2"),
+        ((seam_room_row[]){
+            stored(U_BOB, "Bob", "4", "group"), stored(U_ALICE, "Alice", "8", "post"),
+            stored(U_CAROL, "Carol", "9", "post"), room_row("group"), to_row(U_BOB, BOB, "muc"),
+            room_row("post"), to_row(U_ALICE, ALICE, "classic"), to_row(U_BOB, BOB, "muc")}));
     expect_sent_with(s, BOB, "two", "4");
     expect_sent_with(s, ALICE, "three", "8");
     expect_sent_with(s, BOB, "three", "8");
@@ -566,9 +577,9 @@ static void test_echo_to_a_resource_that_needs_escaping(void **state)
     expect_room_statement(s, "room_message_batch", ONE_MESSAGE(ROOM, ALICE, "one", "f"));
     const char *odd = "bob@example.test/a\"b&c<d>'e";
     seam_answer_batch_rows(
-        s, SEAM_LIST("1", "1", "1"),
-        ((seam_room_row[]){stored(U_ALICE, "Alice", "7", "post"), to_row(U_BOB, odd, "muc"),
-                           to_row(U_ALICE, ALICE, "classic")}));
+        s, SEAM_LIST("1", "1", "1", "1"),
+        ((seam_room_row[]){stored(U_ALICE, "Alice", "7", "post"), room_row("post"),
+                           to_row(U_BOB, odd, "muc"), to_row(U_ALICE, ALICE, "classic")}));
     expect_sent_with(s, "bob@example.test/a&quot;b&amp;c&lt;d&gt;'e", "one", "7");
     expect_sent_with(s, ALICE, "one", "7");
     seam_expect_nothing_sent(s);
@@ -601,9 +612,9 @@ static void test_failed_batch_answers_its_messages_and_the_next_one_goes(void **
                                  "<internal-server-error"));
     seam_expect_nothing_sent(s);
     expect_room_statement(s, "room_message_batch", ONE_MESSAGE(ROOM, BOB, "two", "f"));
-    seam_answer_batch_rows(
-        s, SEAM_LIST("1", "1"),
-        ((seam_room_row[]){stored(U_BOB, "Bob", "7", "post"), to_row(U_BOB, BOB, "classic")}));
+    seam_answer_batch_rows(s, SEAM_LIST("1", "1", "1"),
+                           ((seam_room_row[]){stored(U_BOB, "Bob", "7", "post"), room_row("post"),
+                                              to_row(U_BOB, BOB, "classic")}));
     expect_sent_with(s, BOB, "two", "7");
     seam_expect_nothing_sent(s);
 }
@@ -646,6 +657,130 @@ static void test_rate_limit_refuses_without_database(void **state)
     assert_int_equal(hippo_metrics_get(&seam_hippod(s)->metrics.drops, "room-limit-rate"), 1);
 }
 
+/* ---- the rooms' resources in memory (room_state.h) */
+
+#define MESSAGE_TO_ROOM(from, body, known)                                                         \
+    SEAM_LIST("{\"" ROOM "\"}", "{\"" from "\"}", "{\"" body "\"}", "{\"t\"}", "{\"" known "\"}")
+
+static seam_room_row known_row(const char *user_id, const char *serial)
+{
+    return (seam_room_row){.what = "known",
+                           .status = "ok",
+                           .user_id = user_id,
+                           .serial = serial,
+                           .ts_ms = TS_MS,
+                           .kind = "post"};
+}
+
+/* Alice (standard) and Bob (classic) present in ROOM, with their users. */
+#define ROOM_ROWS                                                                                  \
+    room_row("post"),                                                                              \
+        (seam_room_row){.what = "to",                                                              \
+                        .user_id = U_ALICE,                                                        \
+                        .name = "Alice",                                                           \
+                        .photo_version = "3",                                                      \
+                        .nick = "Alice",                                                           \
+                        .jid = ALICE,                                                              \
+                        .dialect = "muc"},                                                         \
+        to_row(U_BOB, BOB, "classic")
+
+/* Alice's groupchat BODY, not known, answered with serial SERIAL and the room's rows. */
+static void send_and_learn(seam *s, const char *body, const char *serial)
+{
+    char xml[256], list[64];
+    snprintf(xml, sizeof xml,
+             "<message from='" ALICE "' to='" ROOM_JID "' type='groupchat'><body>%s</body>"
+             "</message>",
+             body);
+    seam_feed_xml(s, xml);
+    snprintf(list, sizeof list, "{\"%s\"}", body);
+    expect_room_statement(
+        s, "room_message_batch",
+        SEAM_LIST("{\"" ROOM "\"}", "{\"" ALICE "\"}", list, "{\"t\"}", "{\"f\"}"));
+    seam_answer_batch_rows(
+        s, SEAM_LIST("1", "1", "1", "1"),
+        ((seam_room_row[]){stored(U_ALICE, "Alice", serial, "post"), ROOM_ROWS}));
+    expect_sent_with(s, ALICE, body, serial);
+    expect_sent_with(s, BOB, body, serial);
+    seam_expect_nothing_sent(s);
+}
+
+/* After a batch returned a room's resources, a present sender's message goes "known": the
+ * batch answers only its serial, and the echo goes to the remembered resources with the
+ * sender's user as remembered. A sender that is not present still goes unknown. A
+ * notification for the room makes hippod forget it. */
+static void test_room_remembered_until_notified(void **state)
+{
+    seam *s = *state;
+    send_and_learn(s, "one", "7");
+    seam_feed_xml(s, "<message from='" ALICE "' to='" ROOM_JID "' type='groupchat' id='k2'>"
+                     "<body>two</body></message>");
+    expect_room_statement(s, "room_message_batch", MESSAGE_TO_ROOM(ALICE, "two", "t"));
+    seam_answer_batch_rows(s, SEAM_LIST("1"), ((seam_room_row[]){known_row(U_ALICE, "8")}));
+    const char *sent = seam_next_sent(s);
+    assert_non_null(strstr(sent, "from=\"" ROOM_JID "/Alice\" id=\"k2\" to=\"" ALICE "\""));
+    assert_non_null(strstr(sent, "<body>two</body>"));
+    assert_non_null(strstr(sent, "serial=\"8\""));
+    sent = seam_next_sent(s);
+    assert_non_null(strstr(sent, "to=\"" BOB "\""));
+    assert_non_null(strstr(sent, "?v=3")); /* the remembered user's photo version */
+    seam_expect_nothing_sent(s);
+
+    seam_feed_xml(s, "<message from='" CAROL "' to='" ROOM_JID "' type='groupchat'>"
+                     "<body>three</body></message>");
+    expect_room_statement(s, "room_message_batch", MESSAGE_TO_ROOM(CAROL, "three", "f"));
+    seam_answer_batch_rows(s, SEAM_LIST("1"),
+                           ((seam_room_row[]){{.what = "status", .status = "not-occupant"}}));
+    assert_non_null(strstr(seam_next_sent(s), "not-acceptable"));
+
+    seam_db_notify(s, "hippo_rooms", ROOM);
+    seam_feed_xml(s, "<message from='" ALICE "' to='" ROOM_JID "' type='groupchat'>"
+                     "<body>four</body></message>");
+    expect_room_statement(s, "room_message_batch", MESSAGE_TO_ROOM(ALICE, "four", "f"));
+}
+
+/* A leave (or a join) makes hippod forget the room until its answer came back; a batch
+ * answered meanwhile is not remembered (it may have run before the leave). */
+static void test_leave_keeps_the_room_forgotten_until_answered(void **state)
+{
+    seam *s = *state;
+    send_and_learn(s, "one", "7");
+    seam_feed_xml(s, "<presence from='" BOB "' to='" ROOM_JID "' type='unavailable'/>");
+    expect_room_statement(s, "room_leave", SEAM_LIST(ROOM, BOB));
+    seam_feed_xml(s, "<message from='" ALICE "' to='" ROOM_JID "' type='groupchat'>"
+                     "<body>two</body></message>");
+    expect_room_statement(s, "room_message_batch", MESSAGE_TO_ROOM(ALICE, "two", "f"));
+    seam_answer_room_rows(s,
+                          ((seam_room_row[]){{.what = "status",
+                                              .status = "left",
+                                              .user_id = U_BOB,
+                                              .name = "Bob",
+                                              .photo_version = "1",
+                                              .role = "nonmember",
+                                              .old_role = "participant",
+                                              .jid = BOB,
+                                              .dialect = "classic",
+                                              .kind = "post"}}),
+                          1);
+    seam_answer_batch_rows(s, SEAM_LIST("1", "1", "1", "1"),
+                           ((seam_room_row[]){stored(U_ALICE, "Alice", "8", "post"), ROOM_ROWS}));
+    while (seam_next_sent(s))
+        ;
+    /* the batch above ran while the leave was in flight: not remembered */
+    send_and_learn(s, "three", "9");
+    seam_feed_xml(s, "<message from='" ALICE "' to='" ROOM_JID "' type='groupchat'>"
+                     "<body>four</body></message>");
+    expect_room_statement(s, "room_message_batch", MESSAGE_TO_ROOM(ALICE, "four", "t"));
+    /* every room forgotten (also what the database's coming back does) */
+    seam_db_notify(s, "hippo_rooms", "*");
+    seam_answer_batch_rows(s, SEAM_LIST("1"), ((seam_room_row[]){known_row(U_ALICE, "10")}));
+    while (seam_next_sent(s))
+        ;
+    seam_feed_xml(s, "<message from='" ALICE "' to='" ROOM_JID "' type='groupchat'>"
+                     "<body>five</body></message>");
+    expect_room_statement(s, "room_message_batch", MESSAGE_TO_ROOM(ALICE, "five", "f"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -674,6 +809,9 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             test_failed_batch_answers_its_messages_and_the_next_one_goes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_room_remembered_until_notified, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_leave_keeps_the_room_forgotten_until_answered, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_rate_limit_refuses_without_database, setup, teardown),
         cmocka_unit_test_setup_teardown(test_message_refused_behind_a_stuck_batch, setup, teardown),
     };
