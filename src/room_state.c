@@ -96,20 +96,21 @@ struct hippo_room_states {
     uint64_t epoch;
 };
 
+/* The table starts small and doubles while half full (a daemon context is cheap to make:
+ * the fuzzer makes one per input), up to twice MAX_ROOMS slots. */
+#define INITIAL_SLOTS 16
+
 hippo_room_states *hippo_room_states_new(size_t max_rooms)
 {
-    size_t n = 16;
-    while (n < 2 * max_rooms)
-        n *= 2;
     hippo_room_states *m = calloc(1, sizeof *m);
     if (!m)
         return NULL;
-    m->slots = calloc(n, sizeof *m->slots);
+    m->slots = calloc(INITIAL_SLOTS, sizeof *m->slots);
     if (!m->slots) {
         free(m);
         return NULL;
     }
-    m->mask = n - 1;
+    m->mask = INITIAL_SLOTS - 1;
     m->max_rooms = max_rooms ? max_rooms : 1;
     return m;
 }
@@ -170,6 +171,26 @@ hippo_room_state *hippo_room_states_get(const hippo_room_states *m, const char *
     return find_slot(m, room_id)->state;
 }
 
+/* Doubles the slots when half full (and allowed to grow); out of memory only means it stays
+ * as it is, with longer probes. */
+static void grow(hippo_room_states *m)
+{
+    size_t n = m->mask + 1;
+    if (2 * (m->count + 1) <= n || n >= 2 * m->max_rooms)
+        return;
+    struct entry *old = m->slots;
+    m->slots = calloc(2 * n, sizeof *m->slots);
+    if (!m->slots) {
+        m->slots = old;
+        return;
+    }
+    m->mask = 2 * n - 1;
+    for (size_t i = 0; i < n; i++)
+        if (old[i].room_id[0])
+            *find_slot(m, old[i].room_id) = old[i];
+    free(old);
+}
+
 /* The entry of ROOM_ID, created if needed; NULL when the table is full of held rooms. */
 static struct entry *entry_of(hippo_room_states *m, const char *room_id)
 {
@@ -182,8 +203,9 @@ static struct entry *entry_of(hippo_room_states *m, const char *room_id)
         hippo_room_states_forget_all(m);
         if (m->count >= m->max_rooms)
             return NULL;
-        e = find_slot(m, room_id);
     }
+    grow(m);
+    e = find_slot(m, room_id);
     strcpy(e->room_id, room_id);
     m->count++;
     return e;

@@ -136,6 +136,27 @@ static void test_a_full_table_starts_again(void **unused)
     hippo_room_states_free(m);
 }
 
+static void test_the_table_grows(void **unused)
+{
+    (void)unused;
+    hippo_room_states *m = hippo_room_states_new(100000);
+    hippo_room_state *s = state_with("alice@x/r");
+    char id[15];
+    hippo_room_mark mark;
+    for (int i = 0; i < 5000; i++) {
+        snprintf(id, sizeof id, "g%013d", i);
+        assert_int_equal(hippo_room_states_mark(m, id, &mark), 0);
+        assert_int_equal(hippo_room_states_remember(m, id, mark, s), 1);
+    }
+    assert_int_equal(hippo_room_states_count(m), 5000);
+    for (int i = 0; i < 5000; i++) {
+        snprintf(id, sizeof id, "g%013d", i);
+        assert_ptr_equal(hippo_room_states_get(m, id), s);
+    }
+    hippo_room_state_unref(s);
+    hippo_room_states_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -144,6 +165,7 @@ int main(void)
         cmocka_unit_test(test_a_held_room_is_not_remembered_until_released),
         cmocka_unit_test(test_forget_all_keeps_holds_and_makes_marks_stale),
         cmocka_unit_test(test_a_full_table_starts_again),
+        cmocka_unit_test(test_the_table_grows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
