@@ -105,10 +105,7 @@ static void create(hippod *d)
     d->base = event_base_new();
     d->link = hippo_link_new(d->base, &lo, &d->log, &d->metrics);
     d->db = hippo_db_new(d->base, &dbo, &d->log, &d->metrics);
-    d->push = d->base ? hippo_push_new(d) : NULL;
-    d->users = hippo_user_cache_new(64);
-    d->rooms = hippo_rooms_new(1);
-    if (!d->base || !d->link || !d->db || !d->push || !d->users || !d->rooms)
+    if (!d->base || !d->link || !d->db || hippod_create_state(d) < 0)
         abort();
     hippod_prepare_statements(d->db);
     hippo_db_start(d->db);
@@ -117,11 +114,9 @@ static void create(hippod *d)
 
 static void destroy(hippod *d)
 {
-    hippo_db_free(d->db); /* before push: pending statements call back into it */
-    hippo_push_free(d->push);
+    hippo_db_free(d->db); /* before the state: pending statements call back into it */
+    hippod_free_state(d);
     hippo_link_free(d->link);
-    hippo_user_cache_free(d->users);
-    hippo_rooms_free(d->rooms);
     event_base_free(d->base);
     hippo_metrics_free(&d->metrics);
 }

@@ -12,6 +12,7 @@
 #include "post_payload.h"
 #include "protocol.h"
 #include "push.h"
+#include "push_kinds.h"
 #include "rooms.h"
 #include "router.h"
 #include "sdnotify.h"
@@ -265,6 +266,24 @@ void hippod_prepare_statements(hippo_db *db)
     hippo_post_payload_prepare(db);
     hippo_rooms_prepare(db);
     hippo_push_prepare(db);
+    hippo_push_kinds_prepare(db);
+}
+
+int hippod_create_state(hippod *d)
+{
+    d->push = hippo_push_new(d, hippo_push_kinds, hippo_push_n_kinds);
+    d->push_live = hippo_push_live_new(d);
+    d->users = hippo_user_cache_new(USER_CACHE_MAX);
+    d->rooms = hippo_rooms_new((unsigned)d->cfg.database_connections);
+    return d->push && d->push_live && d->users && d->rooms ? 0 : -1;
+}
+
+void hippod_free_state(hippod *d)
+{
+    hippo_push_free(d->push);
+    hippo_push_live_free(d->push_live);
+    hippo_user_cache_free(d->users);
+    hippo_rooms_free(d->rooms); /* after the database: its last callbacks empty the queues */
 }
 
 static int create_parts(hippod *d)
@@ -297,11 +316,8 @@ static int create_parts(hippod *d)
     d->sig_hup = evsignal_new(d->base, SIGHUP, on_signal, d);
     d->tick = event_new(d->base, -1, EV_PERSIST, on_tick, d);
     d->drain = event_new(d->base, -1, EV_PERSIST, on_drain, d);
-    d->push = hippo_push_new(d);
-    d->users = hippo_user_cache_new(USER_CACHE_MAX);
-    d->rooms = hippo_rooms_new((unsigned)d->cfg.database_connections);
     if (!d->link || !d->db || !d->sig_term || !d->sig_int || !d->sig_hup || !d->tick || !d->drain ||
-        !d->push || !d->users || !d->rooms)
+        hippod_create_state(d) < 0)
         return -1;
     hippod_prepare_statements(d->db);
     return 0;
@@ -314,11 +330,9 @@ static void destroy_parts(hippod *d)
         if (events[i])
             event_free(events[i]);
     hippo_http_free(d->http);
-    hippo_db_free(d->db); /* before push: pending queries call back into push */
-    hippo_push_free(d->push);
+    hippo_db_free(d->db); /* before the state: pending queries call back into it */
+    hippod_free_state(d);
     hippo_link_free(d->link);
-    hippo_user_cache_free(d->users);
-    hippo_rooms_free(d->rooms); /* after the database: its last callbacks empty the queues */
 }
 
 static void start_tick(hippod *d)

@@ -15,6 +15,7 @@ typedef struct hippo_link hippo_link;
 typedef struct hippo_db hippo_db;
 typedef struct hippo_http hippo_http;
 typedef struct hippo_push hippo_push;
+typedef struct hippo_push_live hippo_push_live;
 typedef struct hippo_user_cache hippo_user_cache;
 typedef struct hippo_rooms hippo_rooms;
 
@@ -29,8 +30,9 @@ typedef struct hippod {
     hippo_db *db;
     hippo_http *http;
     hippo_push *push;
-    hippo_user_cache *users; /* sender JID -> user id (handle_protocol.c) */
-    hippo_rooms *rooms;      /* the rooms' state in memory (rooms.h) */
+    hippo_push_live *push_live; /* livePostChanged coalescing (push_live_post.c) */
+    hippo_user_cache *users;    /* sender JID -> user id (handle_protocol.c) */
+    hippo_rooms *rooms;         /* the rooms' state in memory (rooms.h) */
 
     struct event *sig_term;
     struct event *sig_int;
@@ -49,6 +51,13 @@ typedef struct hippod {
 
 /* Registers every module's prepared statements and LISTENs on DB (before it starts). */
 void hippod_prepare_statements(hippo_db *db);
+
+/* The parts of D that are neither I/O nor signals (the push outbox and its live state, the
+ * user cache, the rooms), made after d->base and d->cfg: -1 when out of memory (free what
+ * was made with hippod_free_state()). Freed after the database, whose last callbacks use
+ * them. */
+int hippod_create_state(hippod *d);
+void hippod_free_state(hippod *d);
 
 /* daemon.c: what a NOTIFY from PostgreSQL changes (a hippo_db_notify_cb; ARG is the
  * hippod). */

@@ -26,30 +26,6 @@
 #define STMT_RELEASE "push_release"
 #define STMT_MAINTAIN "push_maintain"
 
-/* How a later event of the same kind in the batch can cover an earlier one. */
-enum cover {
-    COVER_NONE,
-    COVER_STATE, /* sends the current state: same post and user */
-    COVER_LIVE,  /* livePostChanged: same post; the later one then excludes nobody unless
-                  * both were caused by the same user */
-};
-
-/* The kinds this build sends; others stay in the outbox for a build that knows them. */
-static const struct push_kind {
-    const char *kind;
-    hippo_push_handler handle;
-    enum cover cover;
-} kinds[] = {
-    {"new_post", hippo_push_new_post, COVER_NONE},
-    {"live_post", hippo_push_live_post, COVER_LIVE},
-    {"active_posts", hippo_push_active_posts, COVER_STATE},
-    {"hotness", hippo_push_hotness, COVER_STATE},
-    {"prefs", hippo_push_prefs, COVER_STATE},
-    {"myspace_name", hippo_push_myspace_name, COVER_STATE},
-    {"myspace_comment", hippo_push_myspace_comment, COVER_NONE},
-    {"room_departure", hippo_push_room_departure, COVER_NONE},
-};
-
 /* A fan-out in progress (hippo_push_fanout). */
 struct fanout {
     hippo_push *p;
@@ -64,6 +40,8 @@ struct fanout {
 
 struct hippo_push {
     hippod *d;
+    const hippo_push_kind *kinds;
+    size_t n_kinds;
     bool busy;  /* a batch is being claimed, processed or retired */
     bool again; /* woken while busy: drain once more afterwards */
     struct event *ev_retry;
@@ -77,27 +55,26 @@ struct hippo_push {
     int64_t *failed; /* ids to release */
     size_t n_failed;
 
-    hippo_push_live *live;
     struct fanout *fanouts;
 };
 
 static void drain(hippo_push *p);
 
-static const struct push_kind *kind_of(const char *kind)
+static const hippo_push_kind *kind_of(const hippo_push *p, const char *kind)
 {
-    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-        if (strcmp(kinds[i].kind, kind) == 0)
-            return &kinds[i];
+    for (size_t i = 0; i < p->n_kinds; i++)
+        if (strcmp(p->kinds[i].kind, kind) == 0)
+            return &p->kinds[i];
     return NULL;
 }
 
 /* The kinds as a PostgreSQL text[] literal, e.g. {new_post,prefs}. A cut list would leave
  * events of the missing kinds unsent for ever: a table too long for OUT is a broken build. */
-static void kinds_literal(char *out, size_t len)
+static void kinds_literal(const hippo_push *p, char *out, size_t len)
 {
     size_t used = (size_t)snprintf(out, len, "{");
-    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0] && used < len; i++)
-        used += (size_t)snprintf(out + used, len - used, "%s%s", i ? "," : "", kinds[i].kind);
+    for (size_t i = 0; i < p->n_kinds && used < len; i++)
+        used += (size_t)snprintf(out + used, len - used, "%s%s", i ? "," : "", p->kinds[i].kind);
     if (used + 2 > len)
         abort();
     snprintf(out + used, len - used, "}");
@@ -130,17 +107,6 @@ void hippo_push_prepare(hippo_db *db)
     hippo_db_prepare(db, STMT_MAINTAIN,
                      "SELECT expired, cooled FROM hippo.push_maintenance($1::interval)", 1);
     hippo_db_listen(db, "hippo_outbox");
-    hippo_push_new_post_prepare(db);
-    hippo_push_live_post_prepare(db);
-    hippo_push_active_posts_prepare(db);
-    hippo_push_hotness_prepare(db);
-    hippo_push_user_prepare(db);
-    hippo_push_room_departure_prepare(db);
-}
-
-hippo_push_live *hippo_push_live_of(hippo_push *p)
-{
-    return p->live;
 }
 
 /* ------------------------------------------------------------------ fan-out */
@@ -278,14 +244,14 @@ static void finish_batch(hippo_push *p)
 static bool covered_later(hippo_push *p, size_t i)
 {
     const hippo_push_event *ev = &p->batch[i];
-    enum cover cover = kind_of(ev->kind)->cover;
-    if (cover == COVER_NONE)
+    hippo_push_cover cover = kind_of(p, ev->kind)->cover;
+    if (cover == HIPPO_PUSH_COVER_NONE)
         return false;
     for (size_t j = i + 1; j < p->n_batch; j++) {
         hippo_push_event *later = &p->batch[j];
         if (strcmp(later->kind, ev->kind) != 0 || strcmp(later->post_id, ev->post_id) != 0)
             continue;
-        if (cover == COVER_STATE && strcmp(later->user_id, ev->user_id) != 0)
+        if (cover == HIPPO_PUSH_COVER_STATE && strcmp(later->user_id, ev->user_id) != 0)
             continue;
         if (strcmp(later->actor_id, ev->actor_id) != 0)
             later->actor_id[0] = '\0'; /* several causes: nobody is left out */
@@ -312,7 +278,7 @@ static void process_next(hippo_push *p)
         hippo_push_event_done(p, true);
         return;
     }
-    kind_of(ev->kind)->handle(p->d, ev);
+    kind_of(p, ev->kind)->handle(p->d, ev);
 }
 
 void hippo_push_event_done(hippo_push *p, bool sent)
@@ -429,7 +395,7 @@ static void drain(hippo_push *p)
         return; /* woken again when they come up */
     char limit[16], kinds_arg[256];
     snprintf(limit, sizeof limit, "%d", PUSH_BATCH);
-    kinds_literal(kinds_arg, sizeof kinds_arg);
+    kinds_literal(p, kinds_arg, sizeof kinds_arg);
     const char *params[] = {limit, kinds_arg};
     p->busy = true;
     if (hippo_db_query(p->d->db, STMT_CLAIM, 2, params, on_claimed, p) < 0)
@@ -452,18 +418,19 @@ bool hippo_push_busy(const hippo_push *p)
     return p->busy;
 }
 
-hippo_push *hippo_push_new(hippod *d)
+hippo_push *hippo_push_new(hippod *d, const hippo_push_kind *kinds, size_t n)
 {
     hippo_push *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
     p->d = d;
+    p->kinds = kinds;
+    p->n_kinds = n;
     p->maintain_due = true;
     p->ev_retry = evtimer_new(d->base, on_retry, p);
     p->ev_maintain = event_new(d->base, -1, EV_PERSIST, on_maintain_timer, p);
-    p->live = hippo_push_live_new(d);
     struct timeval every = {.tv_sec = HIPPO_PUSH_MAINTENANCE_S, .tv_usec = 0};
-    if (!p->ev_retry || !p->ev_maintain || !p->live || event_add(p->ev_maintain, &every) < 0) {
+    if (!p->ev_retry || !p->ev_maintain || event_add(p->ev_maintain, &every) < 0) {
         hippo_push_free(p);
         return NULL;
     }
@@ -480,7 +447,6 @@ void hippo_push_free(hippo_push *p)
         f->cancel(f->arg);
         free(f);
     }
-    hippo_push_live_free(p->live);
     if (p->ev_retry)
         event_free(p->ev_retry);
     if (p->ev_maintain)

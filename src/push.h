@@ -1,5 +1,6 @@
 /* push.h - server-to-client notifications driven by the PostgreSQL outbox (sql/006, sql/007;
- * docs/push.md). */
+ * docs/push.md): claiming, coalescing, fan-out and retiring. What each kind sends is above
+ * this module (push_kinds.h); it is given the kinds' table. */
 #ifndef HIPPO_PUSH_H
 #define HIPPO_PUSH_H
 
@@ -31,11 +32,29 @@ typedef struct hippo_push_event {
  * once (now or later), or hippo_push_event_hold(). */
 typedef void (*hippo_push_handler)(hippod *d, const hippo_push_event *ev);
 
-/* Returns NULL on allocation failure; free with hippo_push_free(). */
-hippo_push *hippo_push_new(hippod *d);
+/* How a later event of the same kind in a batch can cover an earlier one. */
+typedef enum hippo_push_cover {
+    HIPPO_PUSH_COVER_NONE,
+    HIPPO_PUSH_COVER_STATE, /* sends the current state: same post and user */
+    HIPPO_PUSH_COVER_LIVE,  /* livePostChanged: same post; the later one then excludes nobody
+                             * unless both were caused by the same user */
+} hippo_push_cover;
+
+/* An outbox kind this build sends (push_kinds.c has the table); events of other kinds stay
+ * in the outbox for a build that knows them. */
+typedef struct hippo_push_kind {
+    const char *kind;
+    hippo_push_handler handle;
+    hippo_push_cover cover;
+} hippo_push_kind;
+
+/* Drains the outbox for the N KINDS (kept, not copied). Returns NULL on allocation failure;
+ * free with hippo_push_free(). */
+hippo_push *hippo_push_new(hippod *d, const hippo_push_kind *kinds, size_t n);
 /* Cancels what is in progress without calling back (the database must be freed first:
  * held and claimed events go back to the outbox with the database session). */
 void hippo_push_free(hippo_push *p);
+/* The outbox's statements (the kinds' own: hippo_push_kinds_prepare()). */
 void hippo_push_prepare(hippo_db *db);
 
 /* Something may be waiting: a NOTIFY arrived, the database or the link came (back) up. */
@@ -73,34 +92,5 @@ int hippo_push_fanout(hippo_push *p, size_t n, hippo_push_send_fn send,
                       hippo_push_fanout_done_fn done, hippo_push_fanout_cancel_fn cancel,
                       void *arg);
 #define HIPPO_PUSH_SLICE 1000
-
-/* ---- the kinds (one push_<kind>.c each) --------------------------------------------- */
-
-void hippo_push_new_post_prepare(hippo_db *db);
-void hippo_push_new_post(hippod *d, const hippo_push_event *ev);
-
-/* livePostChanged, coalesced per post: state owned by the hippo_push. */
-typedef struct hippo_push_live hippo_push_live;
-hippo_push_live *hippo_push_live_new(hippod *d);
-void hippo_push_live_free(hippo_push_live *l);
-hippo_push_live *hippo_push_live_of(hippo_push *p);
-void hippo_push_live_post_prepare(hippo_db *db);
-void hippo_push_live_post(hippod *d, const hippo_push_event *ev);
-
-void hippo_push_active_posts_prepare(hippo_db *db);
-void hippo_push_active_posts(hippod *d, const hippo_push_event *ev);
-
-void hippo_push_hotness_prepare(hippo_db *db);
-void hippo_push_hotness(hippod *d, const hippo_push_event *ev);
-
-/* Occupants removed for lost access (push_room_departure.c). */
-void hippo_push_room_departure_prepare(hippo_db *db);
-void hippo_push_room_departure(hippod *d, const hippo_push_event *ev);
-
-/* prefs, mySpaceNameChanged, mySpaceContactComment (push_user.c). */
-void hippo_push_user_prepare(hippo_db *db);
-void hippo_push_prefs(hippod *d, const hippo_push_event *ev);
-void hippo_push_myspace_name(hippod *d, const hippo_push_event *ev);
-void hippo_push_myspace_comment(hippod *d, const hippo_push_event *ev);
 
 #endif

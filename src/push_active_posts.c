@@ -16,7 +16,7 @@
 #include "post_payload.h"
 #include "send.h"
 #include "post_xml.h"
-#include "push.h"
+#include "push_kinds.h"
 #include "push_xml.h"
 #include "xmpp_link.h"
 

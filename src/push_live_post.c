@@ -17,7 +17,7 @@
 
 #include "post_payload.h"
 #include "send.h"
-#include "push.h"
+#include "push_kinds.h"
 #include "push_xml.h"
 #include "sdnotify.h"
 #include "xmpp_link.h"
@@ -311,7 +311,7 @@ static int hold(struct live_entry *e, const hippo_push_event *ev)
 
 void hippo_push_live_post(hippod *d, const hippo_push_event *ev)
 {
-    struct live_entry *e = entry_get(hippo_push_live_of(d->push), ev->post_id);
+    struct live_entry *e = entry_get(d->push_live, ev->post_id);
     if (!e) {
         hippo_push_event_done(d->push, false);
         return;

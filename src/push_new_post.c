@@ -11,7 +11,7 @@
 
 #include "post_payload.h"
 #include "send.h"
-#include "push.h"
+#include "push_kinds.h"
 #include "push_xml.h"
 #include "sdnotify.h"
 #include "xmpp_link.h"

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "push.h"
+#include "push_kinds.h"
 #include "send.h"
 #include "room_op.h"
 #include "room_stanzas.h"

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "push.h"
+#include "push_kinds.h"
 #include "send.h"
 #include "push_xml.h"
 #include "user_iq_xml.h"

@@ -29,21 +29,22 @@ static uint64_t hash_jid(const char *s)
     return h;
 }
 
+/* The table starts small and doubles while half full, up to twice MAX_ENTRIES slots (a
+ * daemon context is cheap to make: the fuzzer makes one per input). */
+#define INITIAL_SLOTS 16
+
 hippo_user_cache *hippo_user_cache_new(size_t max_entries)
 {
-    size_t n = 16;
-    while (n < 2 * max_entries)
-        n *= 2;
     hippo_user_cache *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    c->slots = calloc(n, sizeof *c->slots);
+    c->slots = calloc(INITIAL_SLOTS, sizeof *c->slots);
     if (!c->slots) {
         free(c);
         return NULL;
     }
-    c->mask = n - 1;
-    c->max_entries = max_entries;
+    c->mask = INITIAL_SLOTS - 1;
+    c->max_entries = max_entries ? max_entries : 1;
     return c;
 }
 
@@ -77,6 +78,26 @@ static struct entry *find_slot(const hippo_user_cache *c, const char *jid)
     return &c->slots[i];
 }
 
+/* Doubles the slots when half full (and allowed to grow); out of memory only means it stays
+ * as it is, with longer probes. */
+static void grow(hippo_user_cache *c)
+{
+    size_t n = c->mask + 1;
+    if (2 * (c->count + 1) <= n || n >= 2 * c->max_entries)
+        return;
+    struct entry *old = c->slots;
+    c->slots = calloc(2 * n, sizeof *c->slots);
+    if (!c->slots) {
+        c->slots = old;
+        return;
+    }
+    c->mask = 2 * n - 1;
+    for (size_t i = 0; i < n; i++)
+        if (old[i].jid)
+            *find_slot(c, old[i].jid) = old[i];
+    free(old);
+}
+
 const char *hippo_user_cache_get(const hippo_user_cache *c, const char *jid)
 {
     const struct entry *e = find_slot(c, jid);
@@ -95,8 +116,9 @@ void hippo_user_cache_put(hippo_user_cache *c, uint64_t generation, const char *
             uint64_t keep = c->generation;
             hippo_user_cache_clear(c);
             c->generation = keep;
-            e = find_slot(c, jid);
         }
+        grow(c);
+        e = find_slot(c, jid);
         e->jid = strdup(jid);
         if (!e->jid)
             return;

@@ -15,12 +15,10 @@
 #include "fakes.h"
 #include "handlers.h"
 #include "post_payload.h"
-#include "push.h"
+#include "push_kinds.h"
 #include "rooms.h"
 #include "router.h"
 #include "user_cache.h"
-
-#define USER_CACHE_MAX 1024
 
 static const char base_ini[] = "[component]\n"
                                "host = 127.0.0.1\n"
@@ -189,9 +187,8 @@ static void create_parts(hippod *d)
     d->base = checked_alloc(event_base_new());
     d->link = checked_alloc(hippo_link_new(d->base, &lo, &d->log, &d->metrics));
     d->db = checked_alloc(hippo_db_new(d->base, &dbo, &d->log, &d->metrics));
-    d->push = checked_alloc(hippo_push_new(d));
-    d->users = checked_alloc(hippo_user_cache_new(USER_CACHE_MAX));
-    d->rooms = checked_alloc(hippo_rooms_new(1));
+    if (hippod_create_state(d) < 0)
+        fail_msg("seam: out of memory");
     hippod_prepare_statements(d->db);
 }
 
@@ -254,11 +251,9 @@ void seam_free(seam *s)
 {
     check_done(s);
     hippod *d = &s->d;
-    hippo_db_free(d->db); /* before push: pending statements call back into it */
-    hippo_push_free(d->push);
+    hippo_db_free(d->db); /* before the state: pending statements call back into it */
+    hippod_free_state(d);
     hippo_link_free(d->link);
-    hippo_user_cache_free(d->users);
-    hippo_rooms_free(d->rooms);
     event_base_free(d->base);
     hippo_config_free(&d->cfg);
     hippo_metrics_free(&d->metrics);
