@@ -13,6 +13,8 @@ afterwards) and runs bench/load_rooms against it. PostgreSQL is durable (on disk
 and synchronous_commit on) unless --unsafe-fast-db:
   muc     the server's own MUC at conference.example.test (Prosody's "muc" component,
           ejabberd's mod_muc), rooms room0..room{R-1}
+  muc-mam Prosody's MUC with mod_muc_mam archiving every message in PostgreSQL (durable
+          unless --unsafe-fast-db): the durable peer; "N archived" counts the rows inserted
   hippod  hippod's rooms at rooms.example.test: one group of N members and one post to it per
           room, the room JID node being the mapped post GUID; standard MUC dialect
           (--dialect classic for the Mugshot one)
@@ -27,6 +29,7 @@ Figures and method: docs/performance.md.
 """
 
 import os
+import subprocess
 import statistics
 import sys
 import time
@@ -52,10 +55,24 @@ Component "{MUC_DOMAIN}" "muc"
     muc_tombstones = false
 """
 
+# The durable peer: the same MUC archiving every message (XEP-0313) in the same PostgreSQL
+# (durable unless --unsafe-fast-db), through Prosody's mod_storage_sql on LuaDBI (Debian's
+# lua-dbi-postgresql). Prosody's own database, "prosody", is created for it.
+MAM_MODULES = """    modules_enabled = {{ "muc_mam" }}
+    muc_log_all_rooms = true
+    muc_log_by_default = true
+    muc_log_expires_after = "never"
+    storage = {{ muc_log = "sql" }}
+    sql = {{ driver = "PostgreSQL", database = "prosody", username = "postgres",
+            password = "postgres", host = "127.0.0.1", port = {port} }}
+"""
+
 
 def parse_args():
     p = common.arg_parser(__doc__, "hippod, hippoctl, bench/load_rooms")
-    p.add_argument("--targets", default="muc,hippod", help="comma list of muc, hippod")
+    p.add_argument("--targets", default="muc,hippod",
+                   help="comma list of muc, muc-mam (Prosody only: archived in PostgreSQL), "
+                   "hippod")
     p.add_argument("--servers", default="prosody", help="comma list of prosody, ejabberd")
     p.add_argument("--rooms", type=int, default=100)
     p.add_argument("--occupants", type=int, default=10)
@@ -94,8 +111,10 @@ def parse_args():
         p.error(f"--servers: prosody or ejabberd, not {a.servers}")
     a.targets = [t for t in a.targets.split(",") if t]
     for t in a.targets:
-        if t not in ("muc", "hippod"):
+        if t not in ("muc", "muc-mam", "hippod"):
             p.error(f"unknown target {t}")
+    if "muc-mam" in a.targets and a.server_kinds != ["prosody"]:
+        p.error("--targets muc-mam: with --servers prosody only")
     return a
 
 
@@ -179,11 +198,17 @@ def wait_quiet(a):
         time.sleep(5)
 
 
-def start_server(stack, kind, n):
-    """The XMPP server KIND with its MUC and N accounts; returns (server, its watch)."""
+def start_server(stack, kind, n, mam_pg=None):
+    """The XMPP server KIND with its MUC (archiving in MAM_PG when given) and N accounts;
+    returns (server, its watch)."""
     if kind == "ejabberd":
         srv = stack.ejabberd(log_level="warning", extra_modules=EJABBERD_MUC)
         watch = ("ejabberd", srv.pid, True)  # the BEAM and its port programs
+    elif mam_pg:
+        mam_pg.psql("CREATE DATABASE prosody", admin=True)
+        srv = stack.prosody(extra_config=MUC_COMPONENT + MAM_MODULES.format(port=mam_pg.port),
+                            log_level="warn")
+        watch = ("prosody", srv.pid, False)
     else:
         srv = stack.prosody(extra_config=MUC_COMPONENT, log_level="warn")
         watch = ("prosody", srv.pid, False)
@@ -197,11 +222,15 @@ def one_run(a, harness, kind, target, rooms, occupants, rate, warmup, duration):
     n = rooms * occupants
     timeout = 600 + n / a.login_rate + n / a.join_rate + warmup + duration
     with harness.Stack(f"bench-{kind}-{target}") as stack:
-        pro, watch = start_server(stack, kind, n)
+        mam_pg = common.postgres(stack, a) if target == "muc-mam" else None
+        pro, watch = start_server(stack, kind, n, mam_pg)
         args = shape_args(a, rooms, occupants, rate, warmup, duration)
         watches = [watch]
         if target == "muc":
             args += ["--muc-domain", MUC_DOMAIN]
+        elif target == "muc-mam":
+            args += ["--muc-domain", MUC_DOMAIN]
+            watches.append(("postgres", mam_pg.pid, True))
         else:
             pg = common.postgres(stack, a)
             h = stack.hippod(server=pro, pg=pg, config=hippod_config(), start=False)
@@ -218,9 +247,24 @@ def one_run(a, harness, kind, target, rooms, occupants, rate, warmup, duration):
         load_before = os.getloadavg()[0]
         res = run_driver(a, pro, args, watches, timeout)
         res["loadavg_1min"] = [load_before, os.getloadavg()[0]]
+        if mam_pg:
+            res["archived"] = archived(mam_pg)
     res["target"] = target
     res["server"] = kind
     return res
+
+
+def archived(pg):
+    """Rows Prosody's mod_muc_mam inserted into its archive table. Counted from the table's
+    statistics, not its rows: Prosody deletes a room's archive when the room is destroyed,
+    which a non-persistent room is when the driver's clients leave."""
+    time.sleep(1.5)  # the statistics reach the cumulative view within a second
+    out = subprocess.run(["psql", "-X", "-A", "-t", "-q", "-d",
+                          pg.admin_conninfo.replace("dbname=hippo", "dbname=prosody"), "-c",
+                          "SELECT n_tup_ins FROM pg_stat_user_tables "
+                          "WHERE relname = 'prosodyarchive'"],
+                         capture_output=True, text=True, timeout=60)
+    return int(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip() else None
 
 
 def us(res, label):
@@ -249,9 +293,10 @@ def status(res):
     if res["lost"] or res["exit_code"]:
         return f"undelivered {res['lost']}, errors {res['errors']}"
     due = res["expected"] / res["window_s"] if res["window_s"] else 0
+    archive = f", {res['archived']} archived" if "archived" in res else ""
     if due and res["delivered_per_s"] < 0.95 * due:
-        return f"ok, but saturated: {due:.0f}/s due in the window"
-    return "ok"
+        return f"ok, but saturated: {due:.0f}/s due in the window{archive}"
+    return "ok" + archive
 
 
 def load_table(results):
