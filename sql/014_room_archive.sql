@@ -13,15 +13,35 @@ RETURN coalesce((SELECT o.muc_nick FROM hippo.room_occupants o
                  WHERE o.room_id = room_archive_nick.room_id
                    AND o.user_id = room_archive_nick.user_id LIMIT 1), name);
 
--- The users a MAM "with" of ROOM_ID/WITH_NICK means: those the archive shows under that nick,
--- and the one whose JID node (the classic dialect's occupant resource, hippo.guid_to_node)
--- it is. Once per query, not per message (it reads the users, not the room's messages).
+-- The GUID whose JID node (hippo.guid_to_node) NODE is, or NULL: its inverse (a letter
+-- followed by '_' was lower case, a letter alone upper case, a digit stays).
+CREATE FUNCTION hippo.room_node_guid(node text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT g FROM (
+        SELECT string_agg(CASE WHEN length(x.m[1]) = 2 THEN left(x.m[1], 1)
+                               WHEN x.m[1] ~ '^[a-z]$' THEN upper(x.m[1])
+                               ELSE x.m[1] END, '' ORDER BY x.k) AS g
+        FROM regexp_matches(node COLLATE "C", '([a-z]_|[a-z]|[0-9])', 'g')
+             WITH ORDINALITY x(m, k)) r
+    WHERE r.g ~ '^[A-Za-z0-9]{14}$' AND hippo.guid_to_node(r.g) = node
+$$;
+
+-- The users a MAM "with" of ROOM_ID/WITH_NICK means: those the archive shows under that nick
+-- (present with that nick, or absent with that name), and the one whose JID node (the
+-- classic dialect's occupant resource) it is. Once per query, not per message.
 CREATE FUNCTION hippo.room_archive_senders(room_id text, with_nick text) RETURNS text[]
 LANGUAGE sql STABLE AS $$
-    SELECT coalesce(array_agg(u.id), '{}')
-    FROM hippo.users u
-    WHERE hippo.room_archive_nick(room_archive_senders.room_id, u.id, u.name) = with_nick
-       OR hippo.guid_to_node(u.id) = with_nick
+    SELECT coalesce(array_agg(DISTINCT s.id), '{}') FROM (
+        SELECT o.user_id AS id FROM hippo.room_occupants o
+        WHERE o.room_id = room_archive_senders.room_id AND o.muc_nick = with_nick
+        UNION ALL
+        SELECT u.id FROM hippo.users u
+        WHERE u.name = with_nick
+          AND NOT EXISTS (SELECT FROM hippo.room_occupants o
+                          WHERE o.room_id = room_archive_senders.room_id
+                            AND o.user_id = u.id)
+        UNION ALL
+        SELECT u.id FROM hippo.users u WHERE u.id = hippo.room_node_guid(with_nick)) s
 $$;
 
 -- A MAM query by JID to the room. The filtered set is the room's messages sent at or after

@@ -287,6 +287,13 @@ class Archive:
         reply, _ = self.query(bob, form(**{"with": f"{self.room}/{node}"}) + rsm(max=0),
                               qid="w3")
         self.assertEqual(self.fin(reply)["count"], N)
+        # the node -> GUID inverse the classic with uses
+        self.assertEqual(self.w.pg.psql(
+            "SELECT count(*) FILTER (WHERE hippo.room_node_guid(hippo.guid_to_node(id)) = id), "
+            "count(*), hippo.room_node_guid('a_b_c_d_e_f_g_h_i_j_k_l_m_n_'), "
+            "hippo.room_node_guid('a_b_c') IS NULL, "
+            "hippo.room_node_guid('Ab_c') IS NULL FROM hippo.users"),
+            "3|3|abcdefghijklmn|t|t")
 
     def test_form_discovery(self):
         bob = self.client("bob")
