@@ -28,8 +28,6 @@
 /* The serials are bigint; 18 digits always fit. */
 #define MAX_ID_DIGITS 18
 
-enum archive_kind { ARCHIVE_FORM, ARCHIVE_QUERY };
-
 /* A parsed query: the statement's parameters. */
 typedef struct archive_query {
     char sent_from[64];             /* "" or a timestamptz literal (inclusive) */
