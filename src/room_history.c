@@ -112,8 +112,8 @@ static bool read_date_time(const char **p, struct tm *tm)
            tm->tm_sec <= 60;
 }
 
-/* Years 0000-9999 only, so the result (at most 2.6e17) cannot overflow. */
-long long hippo_room_parse_datetime(const char *s)
+/* Years 0000-9999 only, so the result (at most 2.6e17 in size) cannot overflow. */
+int hippo_room_read_datetime(const char *s, long long *usec_out)
 {
     struct tm tm = {0};
     if (!s || !read_date_time(&s, &tm))
@@ -125,7 +125,14 @@ long long hippo_room_parse_datetime(const char *s)
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
     time_t t = timegm(&tm);
-    return ((long long)t - offset) * 1000000LL + usec;
+    *usec_out = ((long long)t - offset) * 1000000LL + usec;
+    return 0;
+}
+
+long long hippo_room_parse_datetime(const char *s)
+{
+    long long usec;
+    return hippo_room_read_datetime(s, &usec) == 0 ? usec : -1;
 }
 
 /* Formats USEC (since the epoch) as a timestamptz literal PostgreSQL reads. */

@@ -1,6 +1,7 @@
 /* room_iq.c - IQs to a room: the original details IQ (members and backlog, then the result as
  * an end marker), ping (XEP-0199, and the XEP-0410 self-ping at the occupant JID) and disco
- * (XEP-0030). Everything else gets an error. */
+ * (XEP-0030, with the muc#roominfo form). Everything else gets an error (the archive,
+ * XEP-0313, is room_archive.c's). */
 #include <stdio.h>
 #include <string.h>
 
@@ -109,11 +110,39 @@ static void on_details(const PGresult *res, const char *error, void *arg)
 
 /* ---- ping and disco */
 
+/* XEP-0128 extended info, muc#roominfo (XEP-0045 15.5.4): the subject (the post's title or
+ * the group's name), the number of users present (room_info counts them into serial), and
+ * the room's kind in an unregistered field, which XEP-0068 wants prefixed with "x-". */
+static int add_room_info_form(xmpp_stanza_t *query, const hippo_room_row *status)
+{
+    char occupants[24];
+    snprintf(occupants, sizeof occupants, "%lld", status->serial < 0 ? 0 : status->serial);
+    const char *const fields[][3] = {
+        {"FORM_TYPE", "hidden", "http://jabber.org/protocol/muc#roominfo"},
+        {"muc#roominfo_subject", "text-single", status->title},
+        {"muc#roominfo_occupants", "text-single", occupants},
+        {"x-dumbhippo-room-kind", "text-single", status->kind},
+    };
+    xmpp_stanza_t *x = hippo_stanza_add_element(query, "x", "jabber:x:data");
+    if (!x || xmpp_stanza_set_type(x, "result") != XMPP_EOK)
+        return -1;
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+        xmpp_stanza_t *f = hippo_stanza_add_element(x, "field", NULL);
+        xmpp_stanza_t *v = f ? hippo_stanza_add_element(f, "value", NULL) : NULL;
+        if (!v || xmpp_stanza_set_attribute(f, "var", fields[i][0]) != XMPP_EOK ||
+            xmpp_stanza_set_attribute(f, "type", fields[i][1]) != XMPP_EOK ||
+            hippo_room_add_clean_text(v, fields[i][2] ? fields[i][2] : "") < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static xmpp_stanza_t *disco_info(xmpp_ctx_t *ctx, const hippo_room_row *status)
 {
     static const char *const features[] = {
         NS_DISCO_INFO,     "http://jabber.org/protocol/muc",
         HIPPO_NS_ROOMS,    NS_PING,
+        "urn:xmpp:mam:2",  HIPPO_NS_SID, /* room_archive.c; the stanza-ids it pages by */
         "muc_persistent",  "muc_semianonymous",
         "muc_unmoderated", "muc_unsecured",
     };
@@ -130,7 +159,7 @@ static xmpp_stanza_t *disco_info(xmpp_ctx_t *ctx, const hippo_room_row *status)
         xmpp_stanza_t *f = hippo_stanza_add_element(query, "feature", NULL);
         bad = !f || xmpp_stanza_set_attribute(f, "var", features[i]);
     }
-    if (bad) {
+    if (bad || add_room_info_form(query, status) < 0) {
         xmpp_stanza_release(query);
         return NULL;
     }

@@ -341,9 +341,15 @@ int hippo_room_op_message(hippo_room_op *op)
 bool hippo_room_op_failed(hippo_room_op *op, const PGresult *res, const char *error,
                           hippo_room_row *status)
 {
-    if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQnfields(res) == HIPPO_ROOM_ROW_COLUMNS &&
-        PQntuples(res) > 0) {
-        hippo_room_row_read(res, 0, status);
+    return hippo_room_op_failed_at(op, res, error, 0, status);
+}
+
+bool hippo_room_op_failed_at(hippo_room_op *op, const PGresult *res, const char *error, int first,
+                             hippo_room_row *status)
+{
+    if (res && PQresultStatus(res) == PGRES_TUPLES_OK &&
+        PQnfields(res) == first + HIPPO_ROOM_ROW_COLUMNS && PQntuples(res) > 0) {
+        hippo_room_row_read_from(res, 0, first, status);
         if (status->status)
             return false;
         error = "no status row";

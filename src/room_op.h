@@ -28,8 +28,8 @@ typedef struct hippo_room_history {
     char since[40];  /* "" or a timestamp PostgreSQL reads ("2024-01-02 03:04:05+00") */
 } hippo_room_history;
 
-/* The most parameters of a room statement (room_join). */
-#define HIPPO_ROOM_OP_MAX_PARAMS 8
+/* The most parameters of a room statement (room_archive). */
+#define HIPPO_ROOM_OP_MAX_PARAMS 9
 
 struct hippo_room_op;
 /* Called once per batch with its N messages (arrival order) and the result of
@@ -145,6 +145,10 @@ int hippo_room_op_message(hippo_room_op *op);
  * failed or returned no status row; otherwise fills *STATUS from row 0. */
 bool hippo_room_op_failed(hippo_room_op *op, const PGresult *res, const char *error,
                           hippo_room_row *status);
+/* The same for a result whose hippo.room_row columns start at column FIRST (after FIRST
+ * columns of the statement's own). */
+bool hippo_room_op_failed_at(hippo_room_op *op, const PGresult *res, const char *error, int first,
+                             hippo_room_row *status);
 
 /* Answers the refusals every room function can return (unknown-user, unknown-room,
  * forbidden, full, rate, not-occupant): true when STATUS was one (OP is answered and freed). */

@@ -32,6 +32,11 @@ void hippo_rooms_prepare(hippo_db *db)
                      5);
     hippo_db_prepare(db, "room_details", ROOM_SELECT "room_details($1, $2, $3::integer)", 3);
     hippo_db_prepare(db, "room_info", ROOM_SELECT "room_info($1, $2)", 2);
+    hippo_db_prepare(db, "room_archive",
+                     "SELECT a.n, a.complete, (a.r).* FROM hippo.room_archive($1, $2, "
+                     "$3::timestamptz, $4::timestamptz, $5, $6::bigint, $7::bigint, $8::boolean, "
+                     "$9::integer) a",
+                     9);
     hippo_rooms_sweep_prepare(db);
     hippo_db_listen(db, HIPPO_ROOMS_CHANNEL);
 }

@@ -120,6 +120,12 @@ static void room_message(hippod *d, const stanza_in *in, const char *arg)
     hippo_room_message(d, in->stanza, in->room_id, in->nick);
 }
 
+static void room_archive(hippod *d, const stanza_in *in, const char *arg)
+{
+    (void)arg;
+    hippo_room_archive(d, in->stanza, in->payload, in->room_id, in->nick);
+}
+
 static void room_iq(hippod *d, const stanza_in *in, const char *arg)
 {
     (void)arg;
@@ -158,6 +164,7 @@ static const struct route {
     {TO_ROOM, "presence", T_UNAVAILABLE, NULL, room_leave, NULL},
     {TO_ROOM, "presence", T_ANY, NULL, drop, "room-presence-type"},
     {TO_ROOM, "message", T_ANY, NULL, room_message, NULL},
+    {TO_ROOM, "iq", T_GET | T_SET, "urn:xmpp:mam:2", room_archive, NULL}, /* XEP-0313 */
     {TO_ROOM, "iq", T_GET | T_SET, NULL, room_iq, NULL},
 };
 
