@@ -42,7 +42,7 @@ void hippo_clientinfo_iq(hippo_request *req)
 {
     char err[512];
     hippo_clientinfo_request ci;
-    if (strcmp(xmpp_stanza_get_type(req->iq), "get") != 0) {
+    if (strcmp(xmpp_stanza_get_type(req->stanza), "get") != 0) {
         hippo_request_error(req, "modify", "bad-request", "clientInfo is a get request");
         return;
     }

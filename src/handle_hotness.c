@@ -28,7 +28,7 @@ static void on_hotness(const PGresult *res, const char *error, void *arg)
 
 void hippo_hotness_iq(hippo_request *req)
 {
-    const char *err = hippo_post_xml_check_hotness(xmpp_stanza_get_type(req->iq), req->payload);
+    const char *err = hippo_post_xml_check_hotness(xmpp_stanza_get_type(req->stanza), req->payload);
     if (err) {
         hippo_request_error(req, "modify", "bad-request", err);
         return;

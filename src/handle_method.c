@@ -14,7 +14,7 @@ void hippo_method_iq(hippo_request *req)
 {
     char post_id[HIPPO_GUID_LEN + 1];
     const char *err =
-        hippo_post_xml_check_method(xmpp_stanza_get_type(req->iq), req->payload, post_id);
+        hippo_post_xml_check_method(xmpp_stanza_get_type(req->stanza), req->payload, post_id);
     if (err) {
         hippo_request_error(req, "modify", "bad-request", err);
         return;

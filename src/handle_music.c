@@ -42,7 +42,7 @@ void hippo_music_iq(hippo_request *req)
 {
     char err[512];
     hippo_music_request music;
-    if (strcmp(xmpp_stanza_get_type(req->iq), "set") != 0) {
+    if (strcmp(xmpp_stanza_get_type(req->stanza), "set") != 0) {
         hippo_request_error(req, "modify", "bad-request", "music requests are of type set");
         return;
     }

@@ -161,7 +161,7 @@ void hippo_myspace_iq(hippo_request *req)
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
         if (strcmp(ops[i].type, type) != 0)
             continue;
-        if (strcmp(ops[i].iq_type, xmpp_stanza_get_type(req->iq)) != 0) {
+        if (strcmp(ops[i].iq_type, xmpp_stanza_get_type(req->stanza)) != 0) {
             snprintf(err, sizeof err, "myspace %s is a %s request", ops[i].type, ops[i].iq_type);
             hippo_request_error(req, "modify", "bad-request", err);
             return;

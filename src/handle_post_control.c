@@ -14,8 +14,8 @@ void hippo_post_control_iq(hippo_request *req)
 {
     bool ignore = false;
     const char *post_id = NULL;
-    const char *err = hippo_post_xml_check_post_control(xmpp_stanza_get_type(req->iq), req->payload,
-                                                        &ignore, &post_id);
+    const char *err = hippo_post_xml_check_post_control(xmpp_stanza_get_type(req->stanza),
+                                                        req->payload, &ignore, &post_id);
     if (err) {
         hippo_request_error(req, "modify", "bad-request", err);
         return;

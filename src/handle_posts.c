@@ -32,8 +32,8 @@ static void on_payload(hippod *d, xmpp_stanza_t *element, size_t missing, const 
 void hippo_posts_iq(hippo_request *req)
 {
     const char *post_id = NULL;
-    const char *err =
-        hippo_post_xml_check_recent_posts(xmpp_stanza_get_type(req->iq), req->payload, &post_id);
+    const char *err = hippo_post_xml_check_recent_posts(xmpp_stanza_get_type(req->stanza),
+                                                        req->payload, &post_id);
     if (err) {
         hippo_request_error(req, "modify", "bad-request", err);
         return;

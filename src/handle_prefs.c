@@ -34,7 +34,7 @@ static void on_prefs(const PGresult *res, const char *error, void *arg)
 
 void hippo_prefs_iq(hippo_request *req)
 {
-    if (strcmp(xmpp_stanza_get_type(req->iq), "get") != 0) {
+    if (strcmp(xmpp_stanza_get_type(req->stanza), "get") != 0) {
         hippo_request_error(req, "modify", "bad-request",
                             "prefs is a get request: prefs are changed through the web");
         return;

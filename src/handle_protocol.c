@@ -47,71 +47,6 @@ void hippo_protocol_prepare(hippo_db *db)
         areas[i].prepare(db);
 }
 
-xmpp_ctx_t *hippo_request_ctx(hippo_request *req)
-{
-    return hippo_link_ctx(req->d->link);
-}
-
-static void request_free(hippo_request *req)
-{
-    if (req->iq)
-        xmpp_stanza_release(req->iq);
-    if (req->bare_jid)
-        xmpp_free(hippo_request_ctx(req), req->bare_jid);
-    free(req);
-}
-
-void hippo_request_result(hippo_request *req, xmpp_stanza_t *payload)
-{
-    xmpp_stanza_t *result = hippo_stanza_iq_result(hippo_request_ctx(req), req->iq);
-    if (!result) {
-        hippo_request_error(req, "wait", "resource-constraint", "out of memory");
-        return;
-    }
-    if (payload)
-        xmpp_stanza_add_child(result, payload);
-    hippo_send(req->d, result);
-    xmpp_stanza_release(result);
-    request_free(req);
-}
-
-void hippo_request_error(hippo_request *req, const char *type, const char *condition,
-                         const char *text)
-{
-    hippo_send_error(req->d, req->iq, type, condition, text);
-    request_free(req);
-}
-
-int hippo_request_query(hippo_request *req, const char *stmt, int nparams,
-                        const char *const *params, hippo_db_result_cb cb)
-{
-    /* One user's statements stay on one connection, in order; the sender lookup has only
-     * the JID, and it answers before the area's statement is sent. */
-    const char *key = req->user_id[0] ? req->user_id : req->bare_jid;
-    if (hippo_db_query_keyed(req->d->db, key, stmt, nparams, params, cb, req) == 0)
-        return 0;
-    hippo_request_refused(req);
-    return -1;
-}
-
-void hippo_request_refused(hippo_request *req)
-{
-    const char *condition, *text;
-    hippo_send_db_refusal(req->d, &condition, &text);
-    hippo_request_error(req, "wait", condition, text);
-}
-
-bool hippo_request_failed(hippo_request *req, const PGresult *res, const char *error)
-{
-    if (res)
-        return false;
-    hippo_log(&req->d->log, HIPPO_LOG_WARNING, "%s request from %s failed: %s",
-              xmpp_stanza_get_ns(req->payload), req->bare_jid, error ? error : "?");
-    hippo_request_error(req, "wait", "internal-server-error",
-                        "database unavailable, try again later");
-    return true;
-}
-
 void hippo_request_answer_if_visible(const PGresult *res, const char *error, void *arg)
 {
     hippo_request *req = arg;
@@ -145,23 +80,9 @@ void hippo_protocol_iq(hippod *d, xmpp_stanza_t *iq, xmpp_stanza_t *payload)
                          "unknown dumbhippo protocol namespace");
         return;
     }
-    xmpp_ctx_t *ctx = hippo_link_ctx(d->link);
-    hippo_request *req = calloc(1, sizeof *req);
+    hippo_request *req = hippo_request_new(d, iq, sizeof *req, NULL);
     if (!req) {
         hippo_send_error(d, iq, "wait", "resource-constraint", "out of memory");
-        return;
-    }
-    req->d = d;
-    req->iq = xmpp_stanza_copy(iq); /* the request outlives the link's stanza */
-    if (!req->iq) {
-        free(req);
-        hippo_send_error(d, iq, "wait", "resource-constraint", "out of memory");
-        return;
-    }
-    req->payload = hippo_stanza_first_element(req->iq);
-    req->bare_jid = xmpp_jid_bare(ctx, xmpp_stanza_get_from(iq));
-    if (!req->bare_jid) {
-        hippo_request_error(req, "wait", "resource-constraint", "out of memory");
         return;
     }
     const char *known = hippo_user_cache_get(d->users, req->bare_jid);

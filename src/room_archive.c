@@ -276,7 +276,8 @@ static const char *parse_query(xmpp_ctx_t *ctx, xmpp_stanza_t *query, const char
  * failure; released here), then frees OP. */
 static void answer(hippo_room_op *op, xmpp_stanza_t *payload)
 {
-    xmpp_stanza_t *result = payload ? hippo_stanza_iq_result(hippo_room_op_ctx(op), op->req) : NULL;
+    xmpp_stanza_t *result =
+        payload ? hippo_stanza_iq_result(hippo_room_op_ctx(op), op->r.stanza) : NULL;
     if (!result || hippo_room_adopt(result, payload) < 0) {
         if (result)
             xmpp_stanza_release(result);
@@ -285,7 +286,7 @@ static void answer(hippo_room_op *op, xmpp_stanza_t *payload)
         hippo_room_op_error(op, "wait", "resource-constraint", "out of memory");
         return;
     }
-    hippo_send(op->d, result);
+    hippo_send(op->r.d, result);
     xmpp_stanza_release(result);
     hippo_room_op_free(op);
 }
@@ -356,7 +357,7 @@ static xmpp_stanza_t *result_message(hippo_room_op *op, const hippo_room_ref *ro
     xmpp_stanza_t *delay = fwd ? hippo_stanza_add_element(fwd, "delay", HIPPO_NS_DELAY) : NULL;
     xmpp_stanza_t *inner = delay ? hippo_room_muc_message(ctx, room, NULL, &msg, false) : NULL;
     int bad = !inner || hippo_room_set_from(outer, room->jid, NULL) < 0 ||
-              xmpp_stanza_set_to(outer, op->from) != XMPP_EOK ||
+              xmpp_stanza_set_to(outer, op->r.from) != XMPP_EOK ||
               (queryid && xmpp_stanza_set_attribute(result, "queryid", queryid) != XMPP_EOK) ||
               xmpp_stanza_set_attribute(result, "id", id) != XMPP_EOK ||
               xmpp_stanza_set_attribute(
@@ -417,7 +418,8 @@ static void on_archive(const PGresult *res, const char *error, void *arg)
     }
     xmpp_ctx_t *ctx = hippo_room_op_ctx(op);
     hippo_room_ref room = {.jid = op->room_jid, .kind = status.kind};
-    const char *queryid = xmpp_stanza_get_attribute(hippo_stanza_first_element(op->req), "queryid");
+    const char *queryid =
+        xmpp_stanza_get_attribute(hippo_stanza_first_element(op->r.stanza), "queryid");
     long long first = -1, last = -1, first_index = 0;
     int n = PQntuples(res);
     for (int i = 1; i < n; i++) {
@@ -428,7 +430,7 @@ static void on_archive(const PGresult *res, const char *error, void *arg)
             first_index = strtoll(PQgetvalue(res, i, COL_N), NULL, 10);
         }
         last = row.serial;
-        hippo_room_send_new(op->d, result_message(op, &room, queryid, &row));
+        hippo_room_send_new(op->r.d, result_message(op, &room, queryid, &row));
     }
     bool complete = strcmp(PQgetvalue(res, 0, COL_COMPLETE), "t") == 0;
     long long count = strtoll(PQgetvalue(res, 0, COL_N), NULL, 10);
@@ -454,7 +456,7 @@ static void query(hippod *d, xmpp_stanza_t *stanza, xmpp_stanza_t *payload, cons
     char max[16];
     snprintf(max, sizeof max, "%d", q.max);
     const char *params[] = {op->room_id,
-                            op->from,
+                            op->r.from,
                             *q.sent_from ? q.sent_from : NULL,
                             *q.sent_before ? q.sent_before : NULL,
                             q.with_nick,
@@ -485,6 +487,6 @@ void hippo_room_archive(hippod *d, xmpp_stanza_t *stanza, xmpp_stanza_t *payload
         hippo_send_error(d, stanza, "wait", "resource-constraint", "out of memory");
         return;
     }
-    const char *params[] = {op->room_id, op->from};
+    const char *params[] = {op->room_id, op->r.from};
     hippo_room_op_query(op, "room_info", 2, params, on_form);
 }

@@ -21,14 +21,14 @@ enum room_iq_kind { IQ_DETAILS, IQ_PING, IQ_DISCO_INFO, IQ_DISCO_ITEMS };
  * then frees OP. */
 static void answer(hippo_room_op *op, xmpp_stanza_t *payload)
 {
-    xmpp_stanza_t *result = hippo_stanza_iq_result(hippo_room_op_ctx(op), op->req);
+    xmpp_stanza_t *result = hippo_stanza_iq_result(hippo_room_op_ctx(op), op->r.stanza);
     if (!result) {
         hippo_room_op_error(op, "wait", "resource-constraint", "out of memory");
         return;
     }
     if (payload)
         xmpp_stanza_add_child(result, payload);
-    hippo_send(op->d, result);
+    hippo_send(op->r.d, result);
     xmpp_stanza_release(result);
     hippo_room_op_free(op);
 }
@@ -41,7 +41,7 @@ static void on_post_objects(hippod *d, xmpp_stanza_t *element, size_t missing, c
     hippo_room_op *op = arg;
     if (!element) {
         hippo_log(&d->log, HIPPO_LOG_WARNING, "room %s: details for %s failed: %s", op->room_id,
-                  op->from, error ? error : "?");
+                  op->r.from, error ? error : "?");
         hippo_room_op_error(op, "wait", "internal-server-error", "try again later");
         return;
     }
@@ -78,7 +78,7 @@ static void details_result(hippo_room_op *op, const hippo_room_row *status)
     }
     op->title = strdup(status->title);
     const char *ids[] = {op->room_id};
-    if (!op->title || hippo_post_payload_build(op->d, status->user.id, ids, 1, "objects",
+    if (!op->title || hippo_post_payload_build(op->r.d, status->user.id, ids, 1, "objects",
                                                HIPPO_POST_WITH_LIVEPOST, on_post_objects, op) < 0)
         hippo_room_op_error(op, "wait", "internal-server-error",
                             "the post's details are unavailable, try again later");
@@ -96,13 +96,13 @@ static void on_details(const PGresult *res, const char *error, void *arg)
         hippo_room_row row;
         hippo_room_row_read(res, i, &row);
         if (strcmp(row.what, "member") == 0) {
-            hippo_room_send_new(op->d, hippo_room_classic_presence(ctx, &room, op->from, &row.user,
-                                                                   row.role, NULL));
+            hippo_room_send_new(op->r.d, hippo_room_classic_presence(ctx, &room, op->r.from,
+                                                                     &row.user, row.role, NULL));
         } else if (strcmp(row.what, "history") == 0) {
             hippo_room_msg msg = {
                 .sender = row.user, .body = row.body, .serial = row.serial, .ts_ms = row.ts_ms};
-            hippo_room_send_new(op->d,
-                                hippo_room_classic_message(ctx, &room, op->from, &msg, true));
+            hippo_room_send_new(op->r.d,
+                                hippo_room_classic_message(ctx, &room, op->r.from, &msg, true));
         }
     }
     details_result(op, &status);
@@ -237,7 +237,7 @@ void hippo_room_iq(hippod *d, xmpp_stanza_t *stanza, xmpp_stanza_t *payload, con
     op->dialect = HIPPO_DIALECT_CLASSIC;
     char history_max[16];
     snprintf(history_max, sizeof history_max, "%d", d->cfg.rooms_max_history);
-    const char *params[] = {op->room_id, op->from, history_max};
+    const char *params[] = {op->room_id, op->r.from, history_max};
     if (kind == IQ_DETAILS)
         hippo_room_op_query(op, "room_details", 3, params, on_details);
     else

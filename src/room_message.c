@@ -52,8 +52,8 @@ static hippo_room_msg message_of(const struct stored *m)
                             .body = m->op->body,
                             .serial = m->status.serial,
                             .ts_ms = m->status.ts_ms,
-                            .id = xmpp_stanza_get_id(m->op->req),
-                            .origin_id = origin_id_of(m->op->req)};
+                            .id = xmpp_stanza_get_id(m->op->r.stanza),
+                            .origin_id = origin_id_of(m->op->r.stanza)};
 }
 
 /* Serialises M's echo in DIALECT once, for every recipient of that dialect; false when out
@@ -63,11 +63,11 @@ static bool prepare_echo(struct stored *m, hippo_room_dialect dialect, hippo_sen
     hippo_room_msg msg = message_of(m);
     hippo_room_ref room = {.jid = m->op->room_jid, .kind = m->status.kind};
     xmpp_stanza_t *echo = build_echo(m->op, &room, dialect, &msg);
-    int rc = echo ? hippo_send_many_init(m->op->d, out, echo) : -1;
+    int rc = echo ? hippo_send_many_init(m->op->r.d, out, echo) : -1;
     if (echo)
         xmpp_stanza_release(echo);
     if (rc < 0)
-        hippo_log(&m->op->d->log, HIPPO_LOG_ERR, "rooms: out of memory building an echo");
+        hippo_log(&m->op->r.d->log, HIPPO_LOG_ERR, "rooms: out of memory building an echo");
     return rc == 0;
 }
 
@@ -83,11 +83,11 @@ static void broadcast(struct stored *m)
             prepare_echo(m, o->dialect, &echo[o->dialect]);
         }
         if (echo[o->dialect].text)
-            hippo_send_many_to(m->op->d, &echo[o->dialect], o->jid);
-        m->sender_got_it = m->sender_got_it || strcmp(o->jid, m->op->from) == 0;
+            hippo_send_many_to(m->op->r.d, &echo[o->dialect], o->jid);
+        m->sender_got_it = m->sender_got_it || strcmp(o->jid, m->op->r.from) == 0;
     }
     for (int i = 0; i < 2; i++)
-        hippo_send_many_free(m->op->d, &echo[i]);
+        hippo_send_many_free(m->op->r.d, &echo[i]);
 }
 
 /* A classic sender need not be in the room; it still learns its serial. */
@@ -97,8 +97,8 @@ static void echo_to_sender(struct stored *m)
     hippo_room_ref room = {.jid = m->op->room_jid, .kind = m->status.kind};
     xmpp_stanza_t *echo = build_echo(m->op, &room, m->op->dialect, &msg);
     if (echo)
-        xmpp_stanza_set_to(echo, m->op->from);
-    hippo_room_send_new(m->op->d, echo);
+        xmpp_stanza_set_to(echo, m->op->r.from);
+    hippo_room_send_new(m->op->r.d, echo);
 }
 
 static int index_at(const PGresult *res, int row)
@@ -124,7 +124,7 @@ static bool batch_result_ok(const PGresult *res, size_t n)
 
 static void fail_batch(hippo_room_op **ops, size_t n, const char *error)
 {
-    hippod *d = ops[0]->d;
+    hippod *d = ops[0]->r.d;
     hippo_log(&d->log, HIPPO_LOG_WARNING, "rooms: a batch of %zu messages failed: %s", n,
               error ? error : "unexpected result shape");
     for (size_t i = 0; i < n; i++)
@@ -166,12 +166,12 @@ static size_t learn(struct stored *msgs, size_t n, const PGresult *res, hippo_ro
         hippo_room_op *op = msgs[first].op;
         if (!op || strcmp(PQgetvalue(res, start, 1), "room") != 0)
             continue;
-        hippo_room_state *s = state_of(op->d, res, start, end);
+        hippo_room_state *s = state_of(op->r.d, res, start, end);
         if (!s)
             continue;
         learnt[count++] = s;
         if (op->marked)
-            hippo_room_states_remember(op->d->rooms->states, op->room_id, op->mark, s);
+            hippo_room_states_remember(op->r.d->rooms->states, op->room_id, op->mark, s);
         for (size_t i = (size_t)first; i < n; i++)
             if (msgs[i].op && strcmp(msgs[i].op->room_id, op->room_id) == 0)
                 msgs[i].to = s;
@@ -187,7 +187,7 @@ static void read_status(struct stored *m, hippo_room_op *op, const PGresult *res
     if (!m->op)
         return;
     if (strcmp(m->status.status, "ok") != 0) {
-        hippo_log(&op->d->log, HIPPO_LOG_WARNING, "room %s: unexpected status %s", op->room_id,
+        hippo_log(&op->r.d->log, HIPPO_LOG_WARNING, "room %s: unexpected status %s", op->room_id,
                   m->status.status);
         hippo_room_op_error(op, "wait", "internal-server-error", "unexpected status");
         m->op = NULL;

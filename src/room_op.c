@@ -36,31 +36,40 @@ _Static_assert(COL_COUNT == HIPPO_ROOM_ROW_COLUMNS, "room_op.h and hippo.room_ro
 
 xmpp_ctx_t *hippo_room_op_ctx(const hippo_room_op *op)
 {
-    return hippo_link_ctx(op->d->link);
+    return hippo_request_ctx(&op->r);
 }
 
-static char *dup_or_null(const char *s)
+/* The request's free_self: the room's part, then the op. */
+static void free_room_part(hippo_request *req)
 {
-    return s ? strdup(s) : NULL;
+    hippo_room_op *op = (hippo_room_op *)req;
+    free(op->room_jid);
+    free(op->nick);
+    free(op->title);
+    free(op->body);
+    for (int i = 0; i < op->nparams; i++)
+        free(op->params[i]);
+    hippo_room_state_unref(op->state);
+    if (op->held)
+        hippo_room_states_release(op->r.d->rooms->states, op->room_id);
+    free(op);
 }
 
 hippo_room_op *hippo_room_op_new(hippod *d, xmpp_stanza_t *stanza, const char *room_id,
                                  const char *nick)
 {
-    hippo_room_op *op = calloc(1, sizeof *op);
+    hippo_room_op *op = (hippo_room_op *)hippo_request_new(d, stanza, sizeof *op, free_room_part);
     if (!op)
         return NULL;
-    op->d = d;
     snprintf(op->room_id, sizeof op->room_id, "%s", room_id);
+    op->r.key = op->room_id;
     char node[HIPPO_GUID_NODE_MAX + 1];
     hippo_guid_to_node(room_id, node);
     size_t n = strlen(node) + strlen(d->cfg.component_domain) + 2;
     op->room_jid = malloc(n);
-    op->req = xmpp_stanza_copy(stanza);
-    op->from = dup_or_null(xmpp_stanza_get_from(stanza));
-    op->nick = dup_or_null(nick);
+    op->nick = nick ? strdup(nick) : NULL;
     op->history = (hippo_room_history){.max_stanzas = -1, .max_chars = -1};
-    if (!op->room_jid || !op->req || !op->from || (nick && !op->nick)) {
+    if (!op->room_jid || (nick && !op->nick)) {
         hippo_room_op_free(op);
         return NULL;
     }
@@ -70,73 +79,34 @@ hippo_room_op *hippo_room_op_new(hippod *d, xmpp_stanza_t *stanza, const char *r
 
 void hippo_room_op_free(hippo_room_op *op)
 {
-    if (!op)
-        return;
-    if (op->req)
-        xmpp_stanza_release(op->req);
-    free(op->room_jid);
-    free(op->from);
-    free(op->nick);
-    free(op->title);
-    free(op->body);
-    for (int i = 0; i < op->nparams; i++)
-        free(op->params[i]);
-    hippo_room_state_unref(op->state);
-    if (op->held)
-        hippo_room_states_release(op->d->rooms->states, op->room_id);
-    free(op);
+    hippo_request_free(op ? &op->r : NULL);
 }
 
 void hippo_room_op_error(hippo_room_op *op, const char *type, const char *condition,
                          const char *text)
 {
-    hippod *d = op->d;
-    if (op->silent) {
-        hippo_log(&d->log, HIPPO_LOG_INFO, "room %s: %s for %s (not answered): %s", op->room_id,
-                  condition, op->from, text ? text : "");
-        hippo_room_op_free(op);
-        return;
-    }
-    xmpp_stanza_t *reply =
-        hippo_stanza_error(hippo_room_op_ctx(op), op->req, type, condition, text);
-    if (reply && strcmp(xmpp_stanza_get_name(reply), "presence") == 0 &&
-        !hippo_stanza_add_element(reply, "x", HIPPO_NS_MUC)) {
-        xmpp_stanza_release(reply);
-        reply = NULL;
-    }
-    if (reply) {
-        hippo_metrics_count(&d->metrics.errors, condition);
-        hippo_send(d, reply);
-        xmpp_stanza_release(reply);
-    } else {
-        hippo_log(&d->log, HIPPO_LOG_ERR, "out of memory building a %s error", condition);
-    }
-    hippo_room_op_free(op);
+    hippo_request_error(&op->r, type, condition, text);
 }
 
 /* The database refused a statement (down, or overloaded): a wait error. */
 static void refuse(hippo_room_op *op)
 {
-    const char *condition, *text;
-    hippo_send_db_refusal(op->d, &condition, &text);
-    hippo_room_op_error(op, "wait", condition, text);
+    hippo_request_refused(&op->r);
 }
 
-/* Keyed by the room: its statements run in order in one backend, so a room's messages get
- * their serials, and its joins and leaves take effect, in the order they arrived. */
+/* Keyed by the room (op->r.key): its statements run in order in one backend, so a room's
+ * messages get their serials, and its joins and leaves take effect, in the order they
+ * arrived. CB gets OP (the request is its first member). */
 static int send_now(hippo_room_op *op, const char *stmt, int nparams, const char *const *params,
                     hippo_db_result_cb cb)
 {
-    if (hippo_db_query_keyed(op->d->db, op->room_id, stmt, nparams, params, cb, op) == 0)
-        return 0;
-    refuse(op);
-    return -1;
+    return hippo_request_query(&op->r, stmt, nparams, params, cb);
 }
 
 static hippo_room_queue *queue_of(const hippo_room_op *op)
 {
-    hippo_rooms *rooms = op->d->rooms;
-    return &rooms->queues[hippo_db_home(op->d->db, op->room_id) % rooms->n_queues];
+    hippo_rooms *rooms = op->r.d->rooms;
+    return &rooms->queues[hippo_db_home(op->r.d->db, op->room_id) % rooms->n_queues];
 }
 
 /* Queues OP behind the batch in flight, unless that batch or the oldest op queued has waited
@@ -146,12 +116,12 @@ static hippo_room_queue *queue_of(const hippo_room_op *op)
 static int enqueue(hippo_room_queue *q, hippo_room_op *op)
 {
     uint64_t now = hippo_monotonic_usec();
-    uint64_t max_wait = (uint64_t)op->d->cfg.database_max_queue_ms * 1000;
+    uint64_t max_wait = (uint64_t)op->r.d->cfg.database_max_queue_ms * 1000;
     uint64_t oldest = q->batch_in_flight ? q->batch_sent_usec : now;
     if (q->head && q->head->queued_usec < oldest)
         oldest = q->head->queued_usec;
     if (now - oldest > max_wait) {
-        op->d->metrics.db_refused[HIPPO_DB_REFUSED_QUEUE_TIME]++;
+        op->r.d->metrics.db_refused[HIPPO_DB_REFUSED_QUEUE_TIME]++;
         refuse(op);
         return -1;
     }
@@ -177,7 +147,7 @@ static hippo_room_op *dequeue(hippo_room_queue *q)
 
 void hippo_room_op_hold(hippo_room_op *op)
 {
-    hippo_room_states_hold(op->d->rooms->states, op->room_id);
+    hippo_room_states_hold(op->r.d->rooms->states, op->room_id);
     op->held = true;
 }
 
@@ -225,13 +195,13 @@ static void on_batch_stored(const PGresult *res, const char *error, void *arg)
 /* What the room's state says of OP's sender now, and the room's mark (room_state.h). */
 static void recall(hippo_room_op *op)
 {
-    hippo_room_states *states = op->d->rooms->states;
+    hippo_room_states *states = op->r.d->rooms->states;
     op->marked = hippo_room_states_mark(states, op->room_id, &op->mark) == 0;
     hippo_room_state *s = hippo_room_states_get(states, op->room_id);
-    op->sender = s ? hippo_room_state_find(s, op->from) : NULL;
+    op->sender = s ? hippo_room_state_find(s, op->r.from) : NULL;
     if (op->sender) {
         op->state = hippo_room_state_ref(s);
-        op->d->metrics.room_known_messages++;
+        op->r.d->metrics.room_known_messages++;
     }
 }
 
@@ -247,7 +217,7 @@ static bool batch_arrays(const struct batch *b, char *lists[BATCH_ARRAYS])
     for (size_t i = 0; i < b->n; i++) {
         const hippo_room_op *op = b->ops[i];
         items[i] = op->room_id;
-        items[b->n + i] = op->from;
+        items[b->n + i] = op->r.from;
         items[2 * b->n + i] = op->body;
         items[3 * b->n + i] = op->groupchat ? "t" : "f";
         items[4 * b->n + i] = op->sender ? "t" : "f";
@@ -317,7 +287,7 @@ static void release(hippo_room_queue *q)
             send_now(op, op->stmt, op->nparams, (const char *const *)op->params, op->cb);
             continue;
         }
-        struct batch *b = take_batch(head->d, q);
+        struct batch *b = take_batch(head->r.d, q);
         if (b)
             send_batch(b);
     }
@@ -333,7 +303,7 @@ int hippo_room_op_message(hippo_room_op *op)
         hippo_room_op_error(op, "wait", "resource-constraint", "out of memory");
         return -1;
     }
-    *b = (struct batch){.d = op->d, .queue = q, .n = 1};
+    *b = (struct batch){.d = op->r.d, .queue = q, .n = 1};
     b->ops[0] = op;
     return send_batch(b);
 }
@@ -354,10 +324,7 @@ bool hippo_room_op_failed_at(hippo_room_op *op, const PGresult *res, const char 
             return false;
         error = "no status row";
     }
-    hippo_log(&op->d->log, HIPPO_LOG_WARNING, "room %s: request from %s failed: %s", op->room_id,
-              op->from, error ? error : "unexpected result shape");
-    hippo_room_op_error(op, "wait", "internal-server-error",
-                        "database unavailable, try again later");
+    hippo_request_fail(&op->r, error);
     return true;
 }
 
@@ -380,7 +347,7 @@ bool hippo_room_op_refused(hippo_room_op *op, const hippo_room_row *status)
         if (strcmp(status->status, r->status) != 0)
             continue;
         if (r->limit)
-            hippo_room_limit_hit(op->d, op->room_id, op->from, r->limit);
+            hippo_room_limit_hit(op->r.d, op->room_id, op->r.from, r->limit);
         hippo_room_op_error(op, r->type, r->condition, r->text);
         return true;
     }

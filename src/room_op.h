@@ -1,6 +1,6 @@
-/* room_op.h - one room stanza being handled: its own copy of the request, the database
- * statement it runs (one hippo.room_* function: check, change and what to send in one
- * transaction), the rows that come back, and the error answers. Internal to the rooms.
+/* room_op.h - one room stanza being handled: a hippo_request (request.h) with the room's
+ * part, the database statement it runs (one hippo.room_* function: check, change and what to send
+ * in one transaction), the rows that come back, and the error answers. Internal to the rooms.
  *
  * Group commit: a room message is stored by hippo.room_message_batch together with the
  * other messages that arrived while the previous batch was being committed (one transaction,
@@ -18,6 +18,7 @@
 #include "guid.h"
 #include "hippod.h"
 #include "rate_limit.h"
+#include "request.h"
 #include "room_state.h"
 #include "room_types.h"
 
@@ -39,13 +40,11 @@ typedef void (*hippo_room_batch_cb)(struct hippo_room_op **ops, size_t n, const 
                                     const char *error);
 
 typedef struct hippo_room_op {
-    hippod *d;
-    xmpp_stanza_t *req; /* our copy of the request, released with the op */
+    hippo_request r; /* first: the request (its stanza, sender, answers) is the op; its
+                      * statements are keyed by room_id */
     char room_id[HIPPO_GUID_LEN + 1];
     char *room_jid; /* the canonical bare room JID (malloc'd) */
-    char *from;     /* the sender's full JID (malloc'd) */
     char *nick;     /* the resource the request was addressed to, or NULL (malloc'd) */
-    bool silent;    /* no error answers (leaves, bounces): failures are only logged */
 
     /* what the handler needs once the database has answered */
     hippo_room_dialect dialect;
@@ -117,7 +116,7 @@ typedef struct hippo_room_row {
  * NULL when out of memory; free with hippo_room_op_free(). */
 hippo_room_op *hippo_room_op_new(hippod *d, xmpp_stanza_t *stanza, const char *room_id,
                                  const char *nick);
-void hippo_room_op_free(hippo_room_op *op);
+void hippo_room_op_free(hippo_room_op *op); /* hippo_request_free(&op->r) */
 xmpp_ctx_t *hippo_room_op_ctx(const hippo_room_op *op);
 
 /* Answers the request with an XMPP error (a presence error also carries <x muc/>, which

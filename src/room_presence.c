@@ -37,7 +37,7 @@ static void send_user_presence(hippo_room_op *op, const hippo_room_ref *room, co
                                hippo_muc_flags flags)
 {
     xmpp_ctx_t *ctx = hippo_room_op_ctx(op);
-    hippo_room_send_new(op->d,
+    hippo_room_send_new(op->r.d,
                         dialect == HIPPO_DIALECT_MUC
                             ? hippo_room_muc_presence(ctx, room, to, user, role, flags)
                             : hippo_room_classic_presence(ctx, room, to, user, role, old_role));
@@ -66,9 +66,10 @@ static void send_backlog_row(hippo_room_op *op, const hippo_room_ref *room,
     hippo_room_msg msg = {
         .sender = row->user, .body = row->body, .serial = row->serial, .ts_ms = row->ts_ms};
     xmpp_ctx_t *ctx = hippo_room_op_ctx(op);
-    hippo_room_send_new(op->d, op->dialect == HIPPO_DIALECT_MUC
-                                   ? hippo_room_muc_message(ctx, room, op->from, &msg, true)
-                                   : hippo_room_classic_message(ctx, room, op->from, &msg, true));
+    hippo_room_send_new(op->r.d,
+                        op->dialect == HIPPO_DIALECT_MUC
+                            ? hippo_room_muc_message(ctx, room, op->r.from, &msg, true)
+                            : hippo_room_classic_message(ctx, room, op->r.from, &msg, true));
 }
 
 /* The backlog rows of RES (oldest first), without the oldest ones a maxchars request cuts. */
@@ -77,7 +78,7 @@ static void send_backlog(hippo_room_op *op, const hippo_room_ref *room, const PG
     int n = PQntuples(res), first = n, count = 0;
     size_t *sizes = op->history.max_chars >= 0 ? malloc((size_t)n * sizeof *sizes) : NULL;
     if (op->history.max_chars >= 0 && !sizes) { /* the client's limit cannot be kept */
-        hippo_log(&op->d->log, HIPPO_LOG_ERR, "room %s: out of memory: no backlog sent",
+        hippo_log(&op->r.d->log, HIPPO_LOG_ERR, "room %s: out of memory: no backlog sent",
                   op->room_id);
         return;
     }
@@ -108,20 +109,20 @@ static void send_state(hippo_room_op *op, const hippo_room_ref *room, const PGre
         hippo_room_row row;
         hippo_room_row_read(res, i, &row);
         if (strcmp(row.what, "member") == 0)
-            send_user_presence(op, room, op->from, op->dialect, &row.user, row.role, NULL,
+            send_user_presence(op, room, op->r.from, op->dialect, &row.user, row.role, NULL,
                                (hippo_muc_flags){0});
     }
     bool muc = op->dialect == HIPPO_DIALECT_MUC;
     if (muc) {
         hippo_muc_flags self = {.self = true,
                                 .nick_assigned = op->nick && strcmp(op->nick, status->user.nick)};
-        send_user_presence(op, room, op->from, op->dialect, &status->user, status->role, NULL,
+        send_user_presence(op, room, op->r.from, op->dialect, &status->user, status->role, NULL,
                            self);
     }
     send_backlog(op, room, res);
     if (muc)
-        hippo_room_send_new(op->d, hippo_room_muc_subject(hippo_room_op_ctx(op), room, op->from,
-                                                          status->title ? status->title : ""));
+        hippo_room_send_new(op->r.d, hippo_room_muc_subject(hippo_room_op_ctx(op), room, op->r.from,
+                                                            status->title ? status->title : ""));
 }
 
 /* ---- join */
@@ -187,9 +188,10 @@ void hippo_room_join(hippod *d, xmpp_stanza_t *stanza, const char *room_id, cons
     char max_users[16], history_max[16];
     snprintf(max_users, sizeof max_users, "%d", d->cfg.rooms_max_occupants);
     snprintf(history_max, sizeof history_max, "%d", op->history.max_stanzas);
-    const char *params[] = {
-        op->room_id,   op->from,  role,        op->dialect == HIPPO_DIALECT_MUC ? "muc" : "classic",
-        x ? "t" : "f", max_users, history_max, op->history.since[0] ? op->history.since : NULL};
+    const char *params[] = {op->room_id,   op->r.from,
+                            role,          op->dialect == HIPPO_DIALECT_MUC ? "muc" : "classic",
+                            x ? "t" : "f", max_users,
+                            history_max,   op->history.since[0] ? op->history.since : NULL};
     hippo_room_op_hold(op);
     hippo_room_op_query(op, "room_join", 8, params, on_joined);
 }
@@ -207,9 +209,9 @@ static void on_left(const PGresult *res, const char *error, void *arg)
         if (status.role != status.old_role)
             broadcast_change(op, &room, res, &status);
         if (op->notify_leaver && status.dialect == HIPPO_DIALECT_MUC)
-            send_user_presence(op, &room, op->from, HIPPO_DIALECT_MUC, &status.user,
+            send_user_presence(op, &room, op->r.from, HIPPO_DIALECT_MUC, &status.user,
                                HIPPO_ROLE_NONMEMBER, NULL, (hippo_muc_flags){.self = true});
-        hippo_log(&op->d->log, HIPPO_LOG_DEBUG, "room %s: %s left", op->room_id, op->from);
+        hippo_log(&op->r.d->log, HIPPO_LOG_DEBUG, "room %s: %s left", op->room_id, op->r.from);
     }
     hippo_room_op_free(op);
 }
@@ -221,9 +223,9 @@ static void leave(hippod *d, xmpp_stanza_t *stanza, const char *room_id, bool ex
         hippo_log(&d->log, HIPPO_LOG_ERR, "room %s: out of memory handling a leave", room_id);
         return;
     }
-    op->silent = true; /* nobody waits for an answer to a leave */
+    op->r.silent = true; /* nobody waits for an answer to a leave */
     op->notify_leaver = explicit_leave;
-    const char *params[] = {op->room_id, op->from};
+    const char *params[] = {op->room_id, op->r.from};
     hippo_room_op_hold(op);
     hippo_room_op_query(op, "room_leave", 2, params, on_left);
 }

@@ -37,6 +37,12 @@ void hippo_send_error(hippod *d, xmpp_stanza_t *request, const char *type, const
     }
     xmpp_stanza_t *reply =
         hippo_stanza_error(hippo_link_ctx(d->link), request, type, condition, text);
+    /* XEP-0045 clients match a presence error (a refused room join) by its <x muc/> */
+    if (reply && strcmp(xmpp_stanza_get_name(reply), "presence") == 0 &&
+        !hippo_stanza_add_element(reply, "x", "http://jabber.org/protocol/muc")) {
+        xmpp_stanza_release(reply);
+        reply = NULL;
+    }
     if (!reply) {
         hippo_log(&d->log, HIPPO_LOG_ERR, "out of memory building a %s error", condition);
         return;
