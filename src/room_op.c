@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "pg_array.h"
+#include "room_music.h"
 #include "send.h"
 #include "sdnotify.h"
 #include "stanza.h"
@@ -314,7 +315,8 @@ int hippo_room_op_message(hippo_room_op *op)
 bool hippo_room_op_failed(hippo_room_op *op, const PGresult *res, const char *error,
                           hippo_room_row *status)
 {
-    if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQnfields(res) == HIPPO_ROOM_ROW_COLUMNS &&
+    /* more columns: the music of the users (sql/016, room_music.h) */
+    if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQnfields(res) >= HIPPO_ROOM_ROW_COLUMNS &&
         PQntuples(res) > 0) {
         hippo_room_row_read(res, 0, status);
         if (status->status)
@@ -387,6 +389,7 @@ void hippo_room_row_read_from(const PGresult *res, int i, int first, hippo_room_
         .title = text_at(res, i, first + COL_TITLE),
         .room_photo_version = (int)int_at(res, i, first + COL_ROOM_PHOTO_VERSION),
     };
+    hippo_room_music_read(res, i, first + COL_COUNT, &row->user.music);
     if (!row->what)
         row->what = "";
 }
