@@ -4,8 +4,8 @@
 -- (original-behaviour.md 2.2 and 2.7; src/room_music.c).
 --
 -- hippo.room_row stays as it is (the room message path builds it too): the statements of
--- hippod that send userInfo wrap their room function in hippo.room_rows_with_music, which
--- returns the same rows with three more columns.
+-- hippod that send userInfo add three columns to their room function's rows, from
+-- hippo.room_music_fresh.
 
 -- What the rooms show of each user's music. PLAYING: the user plays a track that has a name
 -- or an artist (the original: a musicChanged with neither makes musicPlaying false and keeps
@@ -14,9 +14,14 @@
 -- track played that has one; '' when none is known. A user who turned the pref
 -- musicSharingEnabled off shows nothing: false, '', '' (the original's clients never sent
 -- music then, and its web pages hid the music of such users).
+-- PL/pgSQL, not SQL: a SQL function that is not inlined (its argument is a subquery in the
+-- callers) is planned again at every call, which cost 3 ms of a join's 4.
 CREATE FUNCTION hippo.room_music(user_ids text[])
 RETURNS TABLE (user_id text, playing boolean, arrangement_name text, artist text)
-LANGUAGE sql STABLE AS $$
+LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
     SELECT u.id,
            sh.enabled AND coalesce(c.playing, false) AND cur.id IS NOT NULL,
            CASE WHEN sh.enabled
@@ -26,9 +31,9 @@ LANGUAGE sql STABLE AS $$
                 THEN coalesce(CASE WHEN cur.id IS NOT NULL THEN cur.artist ELSE prev.artist END, '')
                 ELSE '' END
     FROM unnest(user_ids) u(id)
+    LEFT JOIN hippo.prefs p ON p.user_id = u.id AND p.key = 'musicSharingEnabled'
     CROSS JOIN LATERAL (
-        SELECT coalesce((SELECT hippo.pref_boolean(p.value) FROM hippo.prefs p
-                         WHERE p.user_id = u.id AND p.key = 'musicSharingEnabled'),
+        SELECT coalesce(hippo.pref_boolean(p.value),
                         (SELECT d.value::boolean FROM hippo.pref_defaults() d
                          WHERE d.key = 'musicSharingEnabled')) AS enabled) sh
     LEFT JOIN hippo.current_tracks c ON c.user_id = u.id
@@ -40,7 +45,8 @@ LANGUAGE sql STABLE AS $$
         WHERE cur.id IS NULL AND sh.enabled AND h.user_id = u.id
           AND (t.name IS NOT NULL OR t.artist IS NOT NULL)
         ORDER BY h.last_played_at DESC
-        LIMIT 1) prev ON true
+        LIMIT 1) prev ON true;
+END
 $$;
 COMMENT ON FUNCTION hippo.room_music(text[]) IS
     'The music room presence shows of each user: playing, arrangement name, artist ('''' when unknown or not shared)';
@@ -54,39 +60,23 @@ CREATE FUNCTION hippo.room_music_lock_key() RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN hashtext('hippo.room_music');
 
--- ROWS_ (what a room function returned, in order) with the music of the user of each
--- 'status' and 'member' row (NULL on the others). LOCK_JOINER: ROWS_ is a join; its status
--- row's user's music is read under the shared lock above. The music is read by this
--- function's own query, after the room function has locked the room: a musicChanged that
--- committed meanwhile is seen.
-CREATE FUNCTION hippo.room_rows_with_music(rows_ hippo.room_row[], lock_joiner boolean)
-RETURNS TABLE (r hippo.room_row, music_playing boolean, arrangement_name text, artist text)
+-- hippo.room_music read afresh: VOLATILE, so its query takes a new snapshot. hippod's
+-- statements that send userInfo (src/rooms.c, push_room_departure.c) join their room
+-- function's rows to this, called with the users of the status and member rows once the room
+-- function has run (and locked the room): a musicChanged that committed meanwhile is seen.
+-- LOCK_USER (the joiner of a join, else NULL): read under the shared lock above.
+CREATE FUNCTION hippo.room_music_fresh(user_ids text[], lock_user text)
+RETURNS TABLE (user_id text, playing boolean, arrangement_name text, artist text)
 LANGUAGE plpgsql VOLATILE AS $$
-#variable_conflict use_column
-DECLARE
-    first hippo.room_row := rows_[1];
 BEGIN
-    IF lock_joiner AND first.what = 'status' AND first.status IN ('joined', 'updated') THEN
-        PERFORM pg_advisory_xact_lock_shared(hippo.room_music_lock_key(),
-                                             hashtext(first.user_id));
+    IF lock_user IS NOT NULL THEN
+        PERFORM pg_advisory_xact_lock_shared(hippo.room_music_lock_key(), hashtext(lock_user));
     END IF;
-    -- unnest, not rows_[k]: an element of an array of rows is found by walking the array,
-    -- and a join may bring the whole backlog.
-    RETURN QUERY
-        WITH t AS MATERIALIZED (SELECT x AS row_, row_number() OVER () AS n
-                                FROM unnest(rows_) x),
-             m AS (SELECT * FROM hippo.room_music(ARRAY(
-                       SELECT DISTINCT (t.row_).user_id FROM t
-                       WHERE (t.row_).what IN ('status', 'member')
-                         AND (t.row_).user_id IS NOT NULL)))
-        SELECT t.row_, m.playing, m.arrangement_name, m.artist
-        FROM t LEFT JOIN m
-            ON (t.row_).what IN ('status', 'member') AND m.user_id = (t.row_).user_id
-        ORDER BY t.n;
+    RETURN QUERY SELECT * FROM hippo.room_music(user_ids);
 END
 $$;
-COMMENT ON FUNCTION hippo.room_rows_with_music(hippo.room_row[], boolean) IS
-    'Room rows with the music of the users of their status and member rows (hippo.room_music)';
+COMMENT ON FUNCTION hippo.room_music_fresh(text[], text) IS
+    'hippo.room_music in a fresh snapshot, for the users of a room function''s rows (LOCK_USER: a joiner)';
 
 -- musicChanged (hippo.music_changed, which it calls) and what the rooms must be told. The
 -- first row (ROOM_ID NULL): 'status' with STATUS 'changed' or 'unchanged' (what the rooms

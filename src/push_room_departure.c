@@ -14,6 +14,7 @@
 
 #include "push.h"
 #include "send.h"
+#include "room_music.h"
 #include "room_op.h"
 #include "room_stanzas.h"
 #include "xmpp_link.h"
@@ -24,11 +25,7 @@ void hippo_push_room_departure_prepare(hippo_db *db)
 {
     /* with the user's music (sql/016): a participant -> visitor change is an available
      * presence with userInfo */
-    hippo_db_prepare(db, STMT,
-                     "SELECT (x.r).*, x.music_playing, x.arrangement_name, x.artist "
-                     "FROM hippo.room_rows_with_music(ARRAY(SELECT r FROM "
-                     "hippo.room_departure($1::bigint) r), false) x",
-                     1);
+    hippo_db_prepare(db, STMT, HIPPO_ROOM_WITH_MUSIC("room_departure($1::bigint) r", "NULL"), 1);
 }
 
 /* A departure being told: the room's JID outlives the event's query. */

@@ -10,8 +10,25 @@
 #include "hippod.h"
 #include "room_types.h"
 
-/* music_playing, arrangement_name, artist (hippo.room_rows_with_music) */
+/* music_playing, arrangement_name, artist (hippo.room_music_fresh) */
 #define HIPPO_ROOM_MUSIC_COLUMNS 3
+
+/* The statement of a room function (CALL: "room_join(...) r", "r" naming its rows, a WHERE
+ * clause may follow) whose status and member rows become userInfo: its rows in order, each
+ * followed by the music of its user (NULL on the other rows). The music is read once the
+ * room function has run, by hippo.room_music_fresh with LOCK_USER (an SQL expression over
+ * "j", the rows: the joiner of a join; "NULL" otherwise). A CTE, not a function taking the
+ * rows: that cost a join with 130 rows 2 ms more, this 0.5 ms. */
+#define HIPPO_ROOM_WITH_MUSIC(call, lock_user)                                                     \
+    "WITH j AS MATERIALIZED (SELECT r, row_number() OVER () AS n FROM hippo." call ") "            \
+    "SELECT (j.r).*, m.playing, m.arrangement_name, m.artist FROM j LEFT JOIN "                    \
+    "hippo.room_music_fresh(ARRAY(SELECT DISTINCT (j.r).user_id FROM j "                           \
+    "WHERE (j.r).what IN ('status', 'member')), " lock_user ") m "                                 \
+    "ON (j.r).what IN ('status', 'member') AND m.user_id = (j.r).user_id ORDER BY j.n"
+/* The joiner: the user of a join's status row when it joined or updated. */
+#define HIPPO_ROOM_JOINER                                                                          \
+    "(SELECT (j.r).user_id FROM j WHERE (j.r).what = 'status' "                                    \
+    "AND (j.r).status IN ('joined', 'updated'))"
 
 /* Reads the music columns COL, COL + 1 and COL + 2 of row I of RES into MUSIC; the strings
  * point into RES (valid during the database callback only). Zeroed (not playing, nothing

@@ -10,33 +10,28 @@
 
 #include <stdlib.h>
 
+#include "room_music.h"
 #include "room_op.h"
 
 #define ROOM_SELECT "SELECT * FROM hippo."
 /* Joins and leaves change occupancy, a cache of client presence: they commit without
  * waiting for the WAL flush (hippo.commit_async in sql/011 says why that is safe). */
 #define ASYNC_COMMIT " r WHERE hippo.commit_async()"
-/* The rows of CALL, a room function whose status and member rows become userInfo, with the
- * music of their users in three more columns (sql/016, room_music.h). LOCK: "true" for a join
- * (hippo.room_rows_with_music says why). */
-#define WITH_MUSIC(call, lock)                                                                     \
-    "SELECT (x.r).*, x.music_playing, x.arrangement_name, x.artist "                               \
-    "FROM hippo.room_rows_with_music(ARRAY(SELECT r FROM hippo." call "), " lock ") x"
-
 void hippo_rooms_prepare(hippo_db *db)
 {
     hippo_db_prepare(db, "room_join",
-                     WITH_MUSIC("room_join($1, $2, $3, $4, $5::boolean, $6::integer, "
-                                "$7::integer, $8::timestamptz)" ASYNC_COMMIT,
-                                "true"),
+                     HIPPO_ROOM_WITH_MUSIC("room_join($1, $2, $3, $4, $5::boolean, $6::integer, "
+                                           "$7::integer, $8::timestamptz)" ASYNC_COMMIT,
+                                           HIPPO_ROOM_JOINER),
                      8);
-    hippo_db_prepare(db, "room_leave", WITH_MUSIC("room_leave($1, $2)" ASYNC_COMMIT, "false"), 2);
+    hippo_db_prepare(db, "room_leave",
+                     HIPPO_ROOM_WITH_MUSIC("room_leave($1, $2)" ASYNC_COMMIT, "NULL"), 2);
     hippo_db_prepare(db, "room_message_batch",
                      "SELECT b.i, (b.r).* FROM hippo.room_message_batch($1::text[], $2::text[], "
                      "$3::text[], $4::boolean[]) b",
                      4);
-    hippo_db_prepare(db, "room_details", WITH_MUSIC("room_details($1, $2, $3::integer) r", "false"),
-                     3);
+    hippo_db_prepare(db, "room_details",
+                     HIPPO_ROOM_WITH_MUSIC("room_details($1, $2, $3::integer) r", "NULL"), 3);
     hippo_db_prepare(db, "room_info", ROOM_SELECT "room_info($1, $2)", 2);
     hippo_rooms_sweep_prepare(db);
 }
