@@ -1,27 +1,36 @@
 /* handle_music.c - music (set): musicChanged records the user's current track (or that
- * playback stopped), primingTracks seeds the play history once (hippo.music_changed,
- * hippo.prime_tracks). Both answer with an empty result once the database has it. */
+ * playback stopped) and tells the rooms the user is in (hippo.room_music_changed, which calls
+ * hippo.music_changed; room_music.h), primingTracks seeds the play history once
+ * (hippo.prime_tracks). Both answer with an empty result once the database has it. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "music_track.h"
 #include "protocol.h"
+#include "room_music.h"
 
 #define STMT_CHANGED "music_changed"
 #define STMT_PRIME "music_prime"
 
 void hippo_music_prepare(hippo_db *db)
 {
-    hippo_db_prepare(db, STMT_CHANGED, "SELECT hippo.music_changed($1, $2::text[])", 2);
+    /* stores the track and returns the rooms to tell (sql/016, room_music.h) */
+    hippo_db_prepare(db, STMT_CHANGED,
+                     "SELECT m.room_id, (m.r).*, m.music_playing, m.arrangement_name, m.artist "
+                     "FROM hippo.room_music_changed($1, $2::text[]) m",
+                     2);
     hippo_db_prepare(db, STMT_PRIME, "SELECT hippo.prime_tracks($1, $2::text[])", 2);
 }
 
+/* Stored: the result, then the user's fresh presence to the rooms it is in. */
 static void on_changed(const PGresult *res, const char *error, void *arg)
 {
     hippo_request *req = arg;
+    hippod *d = req->d;
     if (hippo_request_failed(req, res, error))
         return;
     hippo_request_result(req, NULL);
+    hippo_room_music_broadcast(d, res);
 }
 
 static void on_primed(const PGresult *res, const char *error, void *arg)

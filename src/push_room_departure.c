@@ -14,6 +14,7 @@
 
 #include "push_kinds.h"
 #include "send.h"
+#include "room_music.h"
 #include "room_op.h"
 #include "room_stanzas.h"
 #include "xmpp_link.h"
@@ -22,7 +23,9 @@
 
 void hippo_push_room_departure_prepare(hippo_db *db)
 {
-    hippo_db_prepare(db, STMT, "SELECT * FROM hippo.room_departure($1::bigint)", 1);
+    /* with the user's music (sql/016): a participant -> visitor change is an available
+     * presence with userInfo */
+    hippo_db_prepare(db, STMT, HIPPO_ROOM_WITH_MUSIC("room_departure($1::bigint) r", "NULL"), 1);
 }
 
 /* A departure being told: the room's JID outlives the event's query. */
@@ -85,7 +88,7 @@ static void on_departure(const PGresult *res, const char *error, void *arg)
     bool sent = false;
     if (!res)
         hippo_log(&d->log, HIPPO_LOG_WARNING, "push: room departure: %s", error);
-    else if (PQntuples(res) == 0 || PQnfields(res) != HIPPO_ROOM_ROW_COLUMNS)
+    else if (PQntuples(res) == 0 || PQnfields(res) < HIPPO_ROOM_ROW_COLUMNS)
         sent = true; /* nothing left to tell */
     else {
         hippo_room_row_read(res, 0, &status);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "pg_array.h"
+#include "room_music.h"
 #include "send.h"
 #include "sdnotify.h"
 #include "stanza.h"
@@ -317,8 +318,9 @@ bool hippo_room_op_failed(hippo_room_op *op, const PGresult *res, const char *er
 bool hippo_room_op_failed_at(hippo_room_op *op, const PGresult *res, const char *error, int first,
                              hippo_room_row *status)
 {
+    /* more columns: the music of the users (sql/016, room_music.h) */
     if (res && PQresultStatus(res) == PGRES_TUPLES_OK &&
-        PQnfields(res) == first + HIPPO_ROOM_ROW_COLUMNS && PQntuples(res) > 0) {
+        PQnfields(res) >= first + HIPPO_ROOM_ROW_COLUMNS && PQntuples(res) > 0) {
         hippo_room_row_read_from(res, 0, first, status);
         if (status->status)
             return false;
@@ -387,6 +389,7 @@ void hippo_room_row_read_from(const PGresult *res, int i, int first, hippo_room_
         .title = text_at(res, i, first + COL_TITLE),
         .room_photo_version = (int)int_at(res, i, first + COL_ROOM_PHOTO_VERSION),
     };
+    hippo_room_music_read(res, i, first + COL_COUNT, &row->user.music);
     if (!row->what)
         row->what = "";
 }

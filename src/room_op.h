@@ -94,7 +94,9 @@ struct hippo_rooms {
 #define HIPPO_ROOM_ROW_COLUMNS 17
 
 /* What each hippo.room_* row says (see the type hippo.room_row in sql/003_rooms.sql). The
- * strings point into the PGresult and are valid during the database callback only. */
+ * strings point into the PGresult and are valid during the database callback only. The
+ * user's music comes from the music columns after the row's (room_music.h), when the
+ * statement has them; otherwise it is zeroed. */
 typedef struct hippo_room_row {
     const char *what; /* status, member, to, history */
     const char *status;

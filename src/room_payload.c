@@ -123,13 +123,28 @@ static int set_identity(xmpp_stanza_t *el, const hippo_room_user *user)
     return 0;
 }
 
+/* musicPlaying, arrangementName and artist, always: the original (era B) put them on every
+ * userInfo, and its Windows client compares musicPlaying with strcmp without checking that
+ * it is there. */
+static int set_music(xmpp_stanza_t *el, const hippo_room_music *music)
+{
+    const char *name = music->arrangement_name ? music->arrangement_name : "";
+    const char *artist = music->artist ? music->artist : "";
+    if (xmpp_stanza_set_attribute(el, "musicPlaying", music->playing ? "true" : "false") !=
+            XMPP_EOK ||
+        hippo_room_set_text_attr(el, "arrangementName", name) < 0 ||
+        hippo_room_set_text_attr(el, "artist", artist) < 0)
+        return -1;
+    return 0;
+}
+
 xmpp_stanza_t *hippo_room_user_info(xmpp_ctx_t *ctx, const hippo_room_user *user,
                                     hippo_room_role role, const hippo_room_role *old_role)
 {
     xmpp_stanza_t *el = new_element(ctx, "userInfo");
     if (!el)
         return NULL;
-    if (set_identity(el, user) < 0 ||
+    if (set_identity(el, user) < 0 || set_music(el, &user->music) < 0 ||
         xmpp_stanza_set_attribute(el, "role", hippo_room_role_name(role)) != XMPP_EOK ||
         (old_role &&
          xmpp_stanza_set_attribute(el, "oldRole", hippo_room_role_name(*old_role)) != XMPP_EOK)) {

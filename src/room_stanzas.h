@@ -12,7 +12,8 @@
 
 /* ---- payloads of http://dumbhippo.com/protocol/rooms */
 
-/* <userInfo name version smallPhotoUrl role [oldRole]/>; OLD_ROLE NULL: no oldRole. */
+/* <userInfo name version smallPhotoUrl musicPlaying arrangementName artist role [oldRole]/>
+ * (the music from USER->music, always present); OLD_ROLE NULL: no oldRole. */
 xmpp_stanza_t *hippo_room_user_info(xmpp_ctx_t *ctx, const hippo_room_user *user,
                                     hippo_room_role role, const hippo_room_role *old_role);
 /* <messageInfo name version smallPhotoUrl timestamp serial/> */

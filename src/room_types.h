@@ -30,11 +30,20 @@ const char *hippo_room_role_name(hippo_room_role role);
 /* The inverse; anything unknown (or NULL) is nonmember. */
 hippo_room_role hippo_room_role_parse(const char *name);
 
+/* What a user's room presence shows of its music (sql/016_room_music.sql: hippo.room_music).
+ * Zeroed: not playing, nothing known. */
+typedef struct hippo_room_music {
+    bool playing;                 /* userInfo/@musicPlaying */
+    const char *arrangement_name; /* the track's name; NULL is "" on the wire */
+    const char *artist;           /* NULL is "" on the wire */
+} hippo_room_music;
+
 typedef struct hippo_room_user {
     const char *id;    /* GUID */
     const char *name;  /* display name */
     int photo_version; /* users.photo_version: userInfo/@version and the photo URL's ?v= */
     const char *nick;  /* readable nick in the room (standard MUC resource) */
+    hippo_room_music music;
 } hippo_room_user;
 
 /* The room a stanza is about. */

@@ -12,25 +12,28 @@
 
 #include <stdlib.h>
 
+#include "room_music.h"
 #include "room_op.h"
 
 #define ROOM_SELECT "SELECT * FROM hippo."
 /* Joins and leaves change occupancy, a cache of client presence: they commit without
  * waiting for the WAL flush (hippo.commit_async in sql/011 says why that is safe). */
 #define ASYNC_COMMIT " r WHERE hippo.commit_async()"
-
 void hippo_rooms_prepare(hippo_db *db)
 {
     hippo_db_prepare(db, "room_join",
-                     ROOM_SELECT "room_join($1, $2, $3, $4, $5::boolean, $6::integer, "
-                                 "$7::integer, $8::timestamptz)" ASYNC_COMMIT,
+                     HIPPO_ROOM_WITH_MUSIC("room_join($1, $2, $3, $4, $5::boolean, $6::integer, "
+                                           "$7::integer, $8::timestamptz)" ASYNC_COMMIT,
+                                           HIPPO_ROOM_JOINER),
                      8);
-    hippo_db_prepare(db, "room_leave", ROOM_SELECT "room_leave($1, $2)" ASYNC_COMMIT, 2);
+    hippo_db_prepare(db, "room_leave",
+                     HIPPO_ROOM_WITH_MUSIC("room_leave($1, $2)" ASYNC_COMMIT, "NULL"), 2);
     hippo_db_prepare(db, "room_message_batch",
                      "SELECT b.i, (b.r).* FROM hippo.room_message_batch($1::text[], $2::text[], "
                      "$3::text[], $4::boolean[], $5::boolean[]) b",
                      5);
-    hippo_db_prepare(db, "room_details", ROOM_SELECT "room_details($1, $2, $3::integer)", 3);
+    hippo_db_prepare(db, "room_details",
+                     HIPPO_ROOM_WITH_MUSIC("room_details($1, $2, $3::integer) r", "NULL"), 3);
     hippo_db_prepare(db, "room_info", ROOM_SELECT "room_info($1, $2)", 2);
     hippo_db_prepare(db, "room_archive",
                      "SELECT a.n, a.complete, (a.r).* FROM hippo.room_archive($1, $2, "

@@ -421,6 +421,27 @@ void seam_answer_room_rows_at(seam *s, const seam_room_row *rows, size_t n, cons
     free(values);
 }
 
+void seam_answer_room_music_rows_at(seam *s, const char *const *room_ids, const seam_room_row *rows,
+                                    const seam_room_music *music, size_t n, const char *file,
+                                    int line)
+{
+    enum { MUSIC_NCOLS = sizeof(seam_room_music) / sizeof(const char *) };
+    size_t first = room_ids ? 1 : 0, ncols = first + ROOM_NCOLS + MUSIC_NCOLS;
+    const char **values = checked_alloc(calloc(n * ncols + 1, sizeof *values));
+    for (size_t r = 0; r < n; r++) {
+        const char **row = values + r * ncols;
+        if (room_ids)
+            row[0] = room_ids[r];
+        memcpy(row + first, &rows[r], sizeof rows[r]);
+        memcpy(row + first + ROOM_NCOLS, &music[r], sizeof music[r]);
+    }
+    seam_answer_rows_at(s,
+                        room_ids ? "room_id," ROOM_COLUMNS ",music_playing,arrangement_name,artist"
+                                 : ROOM_COLUMNS ",music_playing,arrangement_name,artist",
+                        n * ncols, values, file, line);
+    free(values);
+}
+
 void seam_answer_batch_rows_at(seam *s, size_t n, const char *const *indexes,
                                const seam_room_row *rows, const char *file, int line)
 {

@@ -99,6 +99,18 @@ typedef struct seam_room_row {
     seam_answer_room_rows_at((s), (rows), (n), __FILE__, __LINE__)
 void seam_answer_room_rows_at(seam *s, const seam_room_row *rows, size_t n, const char *file,
                               int line);
+/* The three columns hippod's room statements add after hippo.room_row (sql/016_room_music.sql):
+ * the music of the user of a status or member row (NULL elsewhere). */
+typedef struct seam_room_music {
+    const char *playing, *arrangement_name, *artist;
+} seam_room_music;
+/* seam_answer_room_rows() with the music columns, MUSIC[r] after ROWS[r]; ROOM_IDS (NULL:
+ * none) puts a room_id column before each row, as hippo.room_music_changed returns them. */
+#define seam_answer_room_music_rows(s, room_ids, rows, music, n)                                   \
+    seam_answer_room_music_rows_at((s), (room_ids), (rows), (music), (n), __FILE__, __LINE__)
+void seam_answer_room_music_rows_at(seam *s, const char *const *room_ids, const seam_room_row *rows,
+                                    const seam_room_music *music, size_t n, const char *file,
+                                    int line);
 /* The same for hippo.room_message_batch: seam_answer_batch_rows(s, SEAM_LIST(indexes...),
  * rows), each row ROWS[r] preceded by its message index INDEXES[r] (1-based, as the function
  * returns it). */

@@ -135,6 +135,24 @@ static void test_unknown_user(void **state)
 
 /* ---- music */
 
+/* What hippo.room_music_changed returns first: Alice's status row and her music now. */
+static seam_room_row alice_music_status(const char *status)
+{
+    return (seam_room_row){.what = "status",
+                           .status = status,
+                           .user_id = U_ALICE,
+                           .name = "Alice",
+                           .photo_version = "3"};
+}
+
+#define G_ROOM_JID "gh_a_c_k_cccccccc3@" SEAM_DOMAIN /* G_HACK's room */
+#define P_ROOM_JID "pp_o_s_t_dddddddd4@" SEAM_DOMAIN /* P_POST's room */
+#define ALICE_NODE "ua_l_i_c_e_aaaaaaa1"
+#define PLAYING_INFO                                                                               \
+    "<userInfo xmlns=\"" NS_P "rooms\" arrangementName=\"Song &quot;1&quot;\" artist=\"Band\" "    \
+    "musicPlaying=\"true\" name=\"Alice\" role=\"participant\" "                                   \
+    "smallPhotoUrl=\"/files/headshots/60/" U_ALICE "?v=3\" version=\"3\"/>"
+
 static void test_music_changed(void **state)
 {
     seam *s = *state;
@@ -150,18 +168,128 @@ static void test_music_changed(void **state)
                           SEAM_LIST(U_ALICE,
                                     "{NULL,NULL,\"Song \\\"1\\\"\",\"Band\",NULL,"
                                     "\"http://example.test/s1.mp3\",NULL,NULL,NULL,NULL}"));
-    seam_answer_rows(s, "music_changed", SEAM_LIST("17"));
+    /* Alice is in two rooms: a group room with Bob (classic), her phone and Carol (standard),
+     * and a post room where she is a visitor alone */
+    const char *room_ids[] = {NULL, G_HACK, G_HACK, G_HACK, G_HACK, P_POST, P_POST};
+    seam_room_row rows[] = {
+        alice_music_status("changed"),
+        {.what = "member",
+         .user_id = U_ALICE,
+         .nick = "Alice",
+         .role = "participant",
+         .kind = "group"},
+        {.what = "to", .user_id = U_BOB, .jid = "bob@example.test/laptop", .dialect = "classic"},
+        {.what = "to", .user_id = U_ALICE, .jid = ALICE_BARE "/phone", .dialect = "muc"},
+        {.what = "to",
+         .user_id = "UcarolCCCCCCC3",
+         .jid = "carol@example.test/x",
+         .dialect = "muc"},
+        {.what = "member",
+         .user_id = U_ALICE,
+         .nick = "Alice (2)",
+         .role = "visitor",
+         .kind = "post"},
+        {.what = "to", .user_id = U_ALICE, .jid = ALICE, .dialect = "classic"}};
+    seam_room_music music[7] = {{"t", "Song \"1\"", "Band"}};
+    seam_answer_room_music_rows(s, room_ids, rows, music, 7);
     seam_expect_sent(s, EMPTY_RESULT("m1"));
+    /* a fresh available presence (no oldRole, no unavailable before it), in each dialect */
+    seam_expect_sent(s, "<presence from=\"" G_ROOM_JID "/" ALICE_NODE "\" to=\"bob@example.test/"
+                        "laptop\"><x xmlns=\"http://jabber.org/protocol/muc#user\">" PLAYING_INFO
+                        "</x><roomInfo xmlns=\"" NS_P "rooms\" kind=\"group\"/></presence>");
+    seam_expect_sent(s, "<presence from=\"" G_ROOM_JID "/Alice\" to=\"" ALICE_BARE "/phone\">"
+                        "<x xmlns=\"http://jabber.org/protocol/muc#user\"><item affiliation=\""
+                        "member\" role=\"participant\"/><status code=\"110\"/>" PLAYING_INFO
+                        "</x><roomInfo xmlns=\"" NS_P "rooms\" kind=\"group\"/></presence>");
+    seam_expect_sent(s, "<presence from=\"" G_ROOM_JID "/Alice\" to=\"carol@example.test/x\">"
+                        "<x xmlns=\"http://jabber.org/protocol/muc#user\"><item affiliation=\""
+                        "member\" role=\"participant\"/>" PLAYING_INFO "</x><roomInfo xmlns=\"" NS_P
+                        "rooms\" kind=\"group\"/></presence>");
+    seam_expect_sent(s, "<presence from=\"" P_ROOM_JID "/" ALICE_NODE "\" to=\"" ALICE "\">"
+                        "<x xmlns=\"http://jabber.org/protocol/muc#user\"><userInfo xmlns=\"" NS_P
+                        "rooms\" arrangementName=\"Song &quot;1&quot;\" artist=\"Band\" "
+                        "musicPlaying=\"true\" name=\"Alice\" role=\"visitor\" "
+                        "smallPhotoUrl=\"/files/headshots/60/" U_ALICE "?v=3\" version=\"3\"/>"
+                        "</x><roomInfo xmlns=\"" NS_P "rooms\" kind=\"post\"/></presence>");
+    seam_expect_nothing_sent(s);
 }
 
+/* Stopped while in no room: stored, answered, nothing else sent. */
 static void test_music_stopped_sends_null_track(void **state)
 {
     seam *s = *state;
     seam_feed_xml(s, IQ("set", "m2", "<music xmlns='" NS_P "music' type='musicChanged'/>"));
     expect_alice_looked_up(s);
     expect_user_statement(s, "music_changed", SEAM_LIST(U_ALICE, NULL));
-    seam_answer_rows(s, "music_changed", SEAM_LIST(NULL));
+    const char *room_ids[] = {NULL};
+    seam_room_row rows[] = {alice_music_status("changed")};
+    seam_room_music music[] = {{"f", "Song", "Band"}};
+    seam_answer_room_music_rows(s, room_ids, rows, music, 1);
     seam_expect_sent(s, EMPTY_RESULT("m2"));
+    seam_expect_nothing_sent(s);
+    assert_int_equal(hippo_metrics_get(&seam_hippod(s)->metrics.drops, "room-music-bad-result"), 0);
+}
+
+/* The music the rooms show did not change (the same track again, or sharing off): no
+ * presence, even though rows of rooms came (they do not, but they would be ignored). */
+static void test_music_unchanged_sends_no_presence(void **state)
+{
+    seam *s = *state;
+    seam_feed_xml(s, IQ("set", "m3", "<music xmlns='" NS_P "music' type='musicChanged'/>"));
+    expect_alice_looked_up(s);
+    expect_user_statement(s, "music_changed", SEAM_LIST(U_ALICE, NULL));
+    const char *room_ids[] = {NULL, G_HACK, G_HACK};
+    seam_room_row rows[] = {
+        alice_music_status("unchanged"),
+        {.what = "member",
+         .user_id = U_ALICE,
+         .nick = "Alice",
+         .role = "participant",
+         .kind = "group"},
+        {.what = "to", .user_id = U_BOB, .jid = "bob@example.test/laptop", .dialect = "classic"}};
+    seam_room_music music[3] = {{"f", "", ""}};
+    seam_answer_room_music_rows(s, room_ids, rows, music, 3);
+    seam_expect_sent(s, EMPTY_RESULT("m3"));
+    seam_expect_nothing_sent(s);
+}
+
+/* Stored, but the rooms came back in another shape: the client still gets its result; the
+ * failure is counted and logged, nothing is sent to rooms. */
+static void test_music_rooms_in_a_bad_shape(void **state)
+{
+    seam *s = *state;
+    seam_feed_xml(s, IQ("set", "m4", "<music xmlns='" NS_P "music' type='musicChanged'/>"));
+    expect_alice_looked_up(s);
+    expect_user_statement(s, "music_changed", SEAM_LIST(U_ALICE, NULL));
+    seam_answer_rows(s, "music_changed", SEAM_LIST(NULL));
+    seam_expect_sent(s, EMPTY_RESULT("m4"));
+    seam_expect_nothing_sent(s);
+    assert_int_equal(hippo_metrics_get(&seam_hippod(s)->metrics.drops, "room-music-bad-result"), 1);
+}
+
+/* A presence the link refuses is counted, and the others still go. */
+static void test_music_presence_unsent_is_counted(void **state)
+{
+    seam *s = *state;
+    seam_feed_xml(s, IQ("set", "m5", "<music xmlns='" NS_P "music' type='musicChanged'/>"));
+    expect_alice_looked_up(s);
+    expect_user_statement(s, "music_changed", SEAM_LIST(U_ALICE, NULL));
+    const char *room_ids[] = {NULL, G_HACK, G_HACK, G_HACK};
+    seam_room_row rows[] = {
+        alice_music_status("changed"),
+        {.what = "member",
+         .user_id = U_ALICE,
+         .nick = "Alice",
+         .role = "participant",
+         .kind = "group"},
+        {.what = "to", .user_id = U_BOB, .jid = "bob@example.test/laptop", .dialect = "classic"},
+        {.what = "to", .user_id = U_BOB, .jid = "bob@example.test/phone", .dialect = "classic"}};
+    seam_room_music music[4] = {{"f", "", ""}};
+    seam_link_up(s, false);
+    seam_answer_room_music_rows(s, room_ids, rows, music, 4);
+    seam_link_up(s, true);
+    seam_expect_nothing_sent(s);
+    assert_int_equal(hippo_metrics_get(&seam_hippod(s)->metrics.drops, "room-music-unsent"), 2);
 }
 
 /* ---- myspace */
@@ -397,6 +525,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_clientinfo_unknown_platform, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_user, setup, teardown),
         cmocka_unit_test_setup_teardown(test_music_changed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_music_unchanged_sends_no_presence, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_music_rooms_in_a_bad_shape, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_music_presence_unsent_is_counted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_music_stopped_sends_null_track, setup, teardown),
         cmocka_unit_test_setup_teardown(test_myspace_get_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_myspace_get_contacts, setup, teardown),

@@ -39,16 +39,18 @@
 /* ---- the payloads both dialects carry (object-like macros: they read as plain text) */
 #define PHOTO_ALICE " smallPhotoUrl=\"/files/headshots/60/" U_ALICE "?v=3\" "
 #define PHOTO_BOB " smallPhotoUrl=\"/files/headshots/60/" U_BOB "?v=1\" "
+/* every userInfo carries the music (sql/016); rows without the music columns: none */
+#define NO_MUSIC " arrangementName=\"\" artist=\"\" musicPlaying=\"false\""
 /* Alice arriving, to a classic occupant (old role) or a standard one */
 #define ALICE_NEW_INFO                                                                             \
-    "<userInfo xmlns=\"" NS_ROOMS                                                                  \
-    "\" name=\"Alice\" oldRole=\"nonmember\" role=\"participant\"" PHOTO_ALICE "version=\"3\"/>"
+    "<userInfo xmlns=\"" NS_ROOMS "\"" NO_MUSIC                                                    \
+    " name=\"Alice\" oldRole=\"nonmember\" role=\"participant\"" PHOTO_ALICE "version=\"3\"/>"
 #define ALICE_INFO                                                                                 \
-    "<userInfo xmlns=\"" NS_ROOMS "\" name=\"Alice\" role=\"participant\"" PHOTO_ALICE             \
+    "<userInfo xmlns=\"" NS_ROOMS "\"" NO_MUSIC " name=\"Alice\" role=\"participant\"" PHOTO_ALICE \
     "version=\"3\"/>"
 #define BOB_INFO                                                                                   \
-    "<userInfo xmlns=\"" NS_ROOMS "\" name=\"Bob\" role=\"participant\"" PHOTO_BOB "version="      \
-    "\"1\"/>"
+    "<userInfo xmlns=\"" NS_ROOMS "\"" NO_MUSIC " name=\"Bob\" role=\"participant\"" PHOTO_BOB     \
+    "version=\"1\"/>"
 #define ALICE_MSG_INFO_7                                                                           \
     "<messageInfo xmlns=\"" NS_ROOMS "\" name=\"Alice\" serial=\"7\"" PHOTO_ALICE                  \
     "timestamp=\"" TS_MS "\" version=\"3\"/>"
@@ -207,6 +209,34 @@ static void test_muc_join_with_history_request(void **state)
                      " stamp=\"2023-11-14T22:13:20.123Z\"/></message>");
     seam_expect_sent(s, "<message from=\"" ROOM_JID "\" to=\"" ALICE "\" type=\"groupchat\">"
                         "<subject>Hackers &amp; friends</subject></message>");
+    seam_expect_nothing_sent(s);
+}
+
+/* The join statement's music columns (sql/016) on every userInfo: the joiner's to the others,
+ * the members' to the joiner; none on the other rows. */
+static void test_join_carries_music(void **state)
+{
+    seam *s = *state;
+    seam_feed_xml(s, "<presence from='" ALICE "' to='" ROOM_JID "'><x xmlns='" NS_MUC "'/>"
+                     "</presence>");
+    expect_room_statement(
+        s, "room_join", SEAM_LIST(ROOM, ALICE, "participant", "classic", "t", "1000", "-1", NULL));
+    seam_room_row rows[] = {alice_joined("post", "A post"), to_row(U_CAROL, CAROL, "muc"),
+                            bob_member};
+    seam_room_music music[] = {
+        {"f", "Last <song>", "The \"Band\""}, {NULL, NULL, NULL}, {"t", "Now & then", ""}};
+    seam_answer_room_music_rows(s, NULL, rows, music, 3);
+    seam_expect_sent(s,
+                     "<presence from=\"" ROOM_JID "/Alice\" to=\"" CAROL "\">"
+                     "<x xmlns=\"" NS_MUC_USER "\">" ITEM_PARTICIPANT "<userInfo xmlns=\"" NS_ROOMS
+                     "\" arrangementName=\"Last &lt;song&gt;\" artist=\"The &quot;Band&quot;\""
+                     " musicPlaying=\"false\" name=\"Alice\" role=\"participant\"" PHOTO_ALICE
+                     "version=\"3\"/></x>" POST_INFO "</presence>");
+    seam_expect_sent(s, "<presence from=\"" ROOM_JID "/" U_BOB_NODE "\" to=\"" ALICE "\">"
+                        "<x xmlns=\"" NS_MUC_USER "\"><userInfo xmlns=\"" NS_ROOMS
+                        "\" arrangementName=\"Now &amp; then\" artist=\"\" musicPlaying=\"true\""
+                        " name=\"Bob\" role=\"participant\"" PHOTO_BOB
+                        "version=\"1\"/></x>" POST_INFO "</presence>");
     seam_expect_nothing_sent(s);
 }
 
@@ -799,6 +829,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bounce_that_is_not_a_delivery_failure_is_dropped,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_room_details, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_join_carries_music, setup, teardown),
         cmocka_unit_test_setup_teardown(test_self_ping_of_a_non_occupant, setup, teardown),
         cmocka_unit_test_setup_teardown(test_join_refused_by_the_database, setup, teardown),
         cmocka_unit_test_setup_teardown(test_join_with_failed_statement, setup, teardown),

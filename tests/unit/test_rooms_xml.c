@@ -134,11 +134,49 @@ static void user_info_is_valid(void **state)
     assert_attr(info, "smallPhotoUrl", "/files/headshots/60/" U1 "?v=3");
     assert_attr(info, "role", "participant");
     assert_attr(info, "oldRole", "nonmember");
+    /* no music known: still there (the Windows client strcmp()s musicPlaying unchecked) */
+    assert_attr(info, "musicPlaying", "false");
+    assert_attr(info, "arrangementName", "");
+    assert_attr(info, "artist", "");
     xmpp_stanza_release(info);
     info = hippo_room_user_info(f->ctx, &alice, HIPPO_ROLE_VISITOR, NULL);
     assert_valid(f, info);
     assert_attr(info, "oldRole", NULL);
     xmpp_stanza_release(info);
+}
+
+static void user_info_carries_music(void **state)
+{
+    struct fixture *f = *state;
+    hippo_room_user playing = alice;
+    playing.music = (hippo_room_music){
+        .playing = true, .arrangement_name = "Song <1> & \"2\"", .artist = "Band\x01 X"};
+    xmpp_stanza_t *info = hippo_room_user_info(f->ctx, &playing, HIPPO_ROLE_PARTICIPANT, NULL);
+    assert_valid(f, info);
+    assert_attr(info, "musicPlaying", "true");
+    assert_attr(info, "arrangementName", "Song <1> & \"2\"");
+    assert_attr(info, "artist", "Band\xef\xbf\xbd X"); /* cleaned for XML: U+FFFD */
+    char *xml;
+    size_t len;
+    assert_int_equal(xmpp_stanza_to_text(info, &xml, &len), XMPP_EOK);
+    assert_non_null(strstr(xml, "arrangementName=\"Song &lt;1&gt; &amp; &quot;2&quot;\""));
+    xmpp_free(f->ctx, xml);
+    xmpp_stanza_release(info);
+    /* stopped: the last song stays, not playing; in both dialects' presence */
+    playing.music.playing = false;
+    xmpp_stanza_t *p =
+        hippo_room_classic_presence(f->ctx, &post_room, NULL, &playing, HIPPO_ROLE_VISITOR, NULL);
+    info = child(child(p, "x", HIPPO_NS_MUC_USER), "userInfo", HIPPO_NS_ROOMS);
+    assert_valid(f, info);
+    assert_attr(info, "musicPlaying", "false");
+    assert_attr(info, "arrangementName", "Song <1> & \"2\"");
+    xmpp_stanza_release(p);
+    p = hippo_room_muc_presence(f->ctx, &post_room, NULL, &playing, HIPPO_ROLE_PARTICIPANT,
+                                (hippo_muc_flags){0});
+    info = child(child(p, "x", HIPPO_NS_MUC_USER), "userInfo", HIPPO_NS_ROOMS);
+    assert_valid(f, info);
+    assert_attr(info, "artist", "Band\xef\xbf\xbd X");
+    xmpp_stanza_release(p);
 }
 
 static void message_info_is_valid(void **state)
@@ -215,6 +253,16 @@ static void schema_refuses_wrong_payloads(void **state)
              "role='visitor'/>",
              ns, U1);
     assert_invalid(f, xml); /* no name */
+    snprintf(xml, sizeof xml,
+             "<userInfo %s name='A' version='1' smallPhotoUrl='/files/headshots/60/%s?v=1' "
+             "role='visitor' arrangementName='' artist=''/>",
+             ns, U1);
+    assert_invalid(f, xml); /* no musicPlaying */
+    snprintf(xml, sizeof xml,
+             "<userInfo %s name='A' version='1' smallPhotoUrl='/files/headshots/60/%s?v=1' "
+             "role='visitor' musicPlaying='1' arrangementName='' artist=''/>",
+             ns, U1);
+    assert_invalid(f, xml); /* musicPlaying is true or false */
     snprintf(xml, sizeof xml,
              "<messageInfo %s name='A' version='1' smallPhotoUrl='/files/headshots/60/%s?v=1' "
              "timestamp='-5' serial='1'/>",
@@ -526,6 +574,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(user_info_is_valid),
+        cmocka_unit_test(user_info_carries_music),
         cmocka_unit_test(message_info_is_valid),
         cmocka_unit_test(room_info_and_group_details_are_valid),
         cmocka_unit_test(post_details_are_valid),
