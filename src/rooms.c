@@ -30,6 +30,7 @@ void hippo_rooms_prepare(hippo_db *db)
                      4);
     hippo_db_prepare(db, "room_details", ROOM_SELECT "room_details($1, $2, $3::integer)", 3);
     hippo_db_prepare(db, "room_info", ROOM_SELECT "room_info($1, $2)", 2);
+    hippo_db_prepare(db, "room_ping", ROOM_SELECT "room_ping($1, $2, $3)", 3);
     hippo_rooms_sweep_prepare(db);
 }
 

@@ -1,0 +1,162 @@
+/* handle_disco_items.c - disco#items (XEP-0030) at the component domain: the rooms the asking
+ * user may enter, paged with XEP-0059 result set management.
+ *
+ * One statement, hippo.rooms_for_user (sql/015_room_discovery.sql), resolves the sender's
+ * bare JID, lists the rooms and cuts the page; a JID that is no hippo user gets the answer of
+ * a user without rooms, so nothing leaks to strangers. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "handlers.h"
+#include "rsm.h"
+#include "send.h"
+#include "stanza.h"
+#include "xmpp_link.h"
+
+#define STMT_ROOMS_FOR_USER "rooms_for_user"
+
+/* One request in flight: our copy of the IQ (the link's is gone when the database answers)
+ * and whether it asked for paging. Freed by finish(). */
+typedef struct items_req {
+    hippod *d;
+    xmpp_stanza_t *iq;
+    bool rsm;
+} items_req;
+
+void hippo_disco_prepare(hippo_db *db)
+{
+    hippo_db_prepare(db, STMT_ROOMS_FOR_USER,
+                     "SELECT * FROM hippo.rooms_for_user($1, $2, $3::integer, $4::integer, $5, "
+                     "$6, $7::integer)",
+                     7);
+}
+
+static void finish(items_req *r)
+{
+    xmpp_stanza_release(r->iq);
+    free(r);
+}
+
+static void fail(items_req *r, const char *type, const char *condition, const char *text)
+{
+    hippo_send_error(r->d, r->iq, type, condition, text);
+    finish(r);
+}
+
+static int add_text_child(xmpp_stanza_t *parent, const char *name, const char *text)
+{
+    xmpp_stanza_t *child = hippo_stanza_add_element(parent, name, NULL);
+    return child ? hippo_stanza_add_text(child, text) : -1;
+}
+
+/* The answer's <set/>: first (with its index) and last when the page has items, and the
+ * count of the whole list. */
+static int add_set(xmpp_stanza_t *query, const PGresult *res, int total)
+{
+    xmpp_stanza_t *set = hippo_stanza_add_element(query, "set", HIPPO_NS_RSM);
+    if (!set)
+        return -1;
+    int last = PQntuples(res) - 1;
+    if (last >= 1) {
+        xmpp_stanza_t *first = hippo_stanza_add_element(set, "first", NULL);
+        if (!first || xmpp_stanza_set_attribute(first, "index", PQgetvalue(res, 1, 3)) ||
+            hippo_stanza_add_text(first, PQgetvalue(res, 1, 1)) < 0 ||
+            add_text_child(set, "last", PQgetvalue(res, last, 1)) < 0)
+            return -1;
+    }
+    char count[16];
+    snprintf(count, sizeof count, "%d", total);
+    return add_text_child(set, "count", count);
+}
+
+/* Rows: ('status', STATUS, NULL, COUNT), then ('item', ROOM_JID, TITLE, POSITION). */
+static void on_rooms(const PGresult *res, const char *error, void *arg)
+{
+    items_req *r = arg;
+    hippod *d = r->d;
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 4 ||
+        PQntuples(res) < 1 || strcmp(PQgetvalue(res, 0, 0), "status") != 0) {
+        hippo_log(&d->log, HIPPO_LOG_WARNING, "disco#items for %s failed: %s",
+                  xmpp_stanza_get_from(r->iq), error ? error : "unexpected result shape");
+        fail(r, "wait", "internal-server-error", "database unavailable, try again later");
+        return;
+    }
+    if (strcmp(PQgetvalue(res, 0, 1), "item-not-found") == 0) {
+        fail(r, "cancel", "item-not-found", "no such item in this result set");
+        return;
+    }
+    int total = atoi(PQgetvalue(res, 0, 3));
+    int items = PQntuples(res) - 1;
+    xmpp_stanza_t *result = hippo_stanza_iq_result(hippo_link_ctx(d->link), r->iq);
+    xmpp_stanza_t *query =
+        result ? hippo_stanza_add_element(result, "query", HIPPO_NS_DISCO_ITEMS) : NULL;
+    bool bad = !query;
+    for (int i = 1; !bad && i <= items; i++) {
+        xmpp_stanza_t *item = hippo_stanza_add_element(query, "item", NULL);
+        bad = !item || xmpp_stanza_set_attribute(item, "jid", PQgetvalue(res, i, 1)) ||
+              xmpp_stanza_set_attribute(item, "name", PQgetvalue(res, i, 2));
+    }
+    /* Without RSM in the request a full list needs no <set/>; a cut one says so (XEP-0059
+     * 2.1: the service may limit an unpaged result, then returns a <set/>). */
+    if (!bad && (r->rsm || items < total))
+        bad = add_set(query, res, total) < 0;
+    if (bad) {
+        if (result)
+            xmpp_stanza_release(result);
+        fail(r, "wait", "resource-constraint", "out of memory");
+        return;
+    }
+    hippo_send(d, result);
+    xmpp_stanza_release(result);
+    finish(r);
+}
+
+void hippo_disco_items(hippod *d, xmpp_stanza_t *iq, xmpp_stanza_t *payload)
+{
+    if (xmpp_stanza_get_attribute(payload, "node")) {
+        hippo_send_error(d, iq, "cancel", "item-not-found", "no such node");
+        return;
+    }
+    xmpp_ctx_t *ctx = hippo_link_ctx(d->link);
+    hippo_rsm rsm;
+    const char *why;
+    int rc = hippo_rsm_parse(ctx, payload, &rsm, &why);
+    if (rc == -1) {
+        hippo_send_error(d, iq, "modify", "bad-request", why);
+        return;
+    }
+    items_req *r = rc == 0 ? calloc(1, sizeof *r) : NULL;
+    char *bare = r ? xmpp_jid_bare(ctx, xmpp_stanza_get_from(iq)) : NULL;
+    if (r) {
+        *r = (items_req){.d = d, .iq = xmpp_stanza_copy(iq), .rsm = rsm.present};
+    }
+    if (!r || !r->iq || !bare) {
+        if (r && r->iq)
+            xmpp_stanza_release(r->iq);
+        free(r);
+        xmpp_free(ctx, bare);
+        hippo_send_error(d, iq, "wait", "resource-constraint", "out of memory");
+        return;
+    }
+    char max_posts[16], page_max[16], index[16];
+    snprintf(max_posts, sizeof max_posts, "%d", HIPPO_DISCO_MAX_POSTS);
+    long max = rsm.max < 0 || rsm.max > HIPPO_DISCO_PAGE_MAX ? HIPPO_DISCO_PAGE_MAX : rsm.max;
+    snprintf(page_max, sizeof page_max, "%ld", max);
+    snprintf(index, sizeof index, "%ld", rsm.index);
+    const char *params[] = {bare,
+                            d->cfg.component_domain,
+                            max_posts,
+                            page_max,
+                            rsm.has_after ? rsm.after : NULL,
+                            rsm.has_before ? rsm.before : NULL,
+                            rsm.index >= 0 ? index : NULL};
+    /* keyed by the sender: its listings run in the order it asked */
+    if (hippo_db_query_keyed(d->db, bare, STMT_ROOMS_FOR_USER, 7, params, on_rooms, r) < 0) {
+        const char *condition, *text;
+        hippo_send_db_refusal(d, &condition, &text);
+        fail(r, "wait", condition, text);
+    }
+    xmpp_free(ctx, bare);
+}
