@@ -4,6 +4,7 @@
  * One statement, hippo.rooms_for_user (sql/015_room_discovery.sql), resolves the sender's
  * bare JID, lists the rooms and cuts the page; a JID that is no hippo user gets the answer of
  * a user without rooms, so nothing leaks to strangers. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +54,7 @@ static int add_text_child(xmpp_stanza_t *parent, const char *name, const char *t
 
 /* The answer's <set/>: first (with its index) and last when the page has items, and the
  * count of the whole list. */
-static int add_set(xmpp_stanza_t *query, const PGresult *res, int total)
+static int add_set(xmpp_stanza_t *query, const PGresult *res, long total)
 {
     xmpp_stanza_t *set = hippo_stanza_add_element(query, "set", HIPPO_NS_RSM);
     if (!set)
@@ -67,7 +68,7 @@ static int add_set(xmpp_stanza_t *query, const PGresult *res, int total)
             return -1;
     }
     char count[16];
-    snprintf(count, sizeof count, "%d", total);
+    snprintf(count, sizeof count, "%ld", total);
     return add_text_child(set, "count", count);
 }
 
@@ -76,7 +77,7 @@ static void on_rooms(const PGresult *res, const char *error, void *arg)
 {
     items_req *r = arg;
     hippod *d = r->d;
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 4 ||
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) < 4 ||
         PQntuples(res) < 1 || strcmp(PQgetvalue(res, 0, 0), "status") != 0) {
         hippo_log(&d->log, HIPPO_LOG_WARNING, "disco#items for %s failed: %s",
                   xmpp_stanza_get_from(r->iq), error ? error : "unexpected result shape");
@@ -87,7 +88,9 @@ static void on_rooms(const PGresult *res, const char *error, void *arg)
         fail(r, "cancel", "item-not-found", "no such item in this result set");
         return;
     }
-    int total = atoi(PQgetvalue(res, 0, 3));
+    long total = strtol(PQgetvalue(res, 0, 3), NULL, 10); /* a count: 0 .. INT_MAX */
+    if (total < 0 || total > INT_MAX)
+        total = 0;
     int items = PQntuples(res) - 1;
     xmpp_stanza_t *result = hippo_stanza_iq_result(hippo_link_ctx(d->link), r->iq);
     xmpp_stanza_t *query =

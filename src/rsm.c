@@ -28,12 +28,16 @@ static long read_count(const char *s)
 
 static const char out_of_memory[] = "out of memory";
 
-static bool has_text(xmpp_stanza_t *el)
+/* Whether EL has a child of each kind. */
+static void children_of(xmpp_stanza_t *el, bool *text, bool *tag)
 {
-    for (xmpp_stanza_t *c = xmpp_stanza_get_children(el); c; c = xmpp_stanza_get_next(c))
+    *text = *tag = false;
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(el); c; c = xmpp_stanza_get_next(c)) {
         if (xmpp_stanza_is_text(c))
-            return true;
-    return false;
+            *text = true;
+        else if (xmpp_stanza_is_tag(c))
+            *tag = true;
+    }
 }
 
 /* One child of <set/> into OUT; a reason when it is malformed (or out_of_memory), else
@@ -51,10 +55,12 @@ static const char *read_child(xmpp_ctx_t *ctx, xmpp_stanza_t *child, hippo_rsm *
     if ((is_max && out->max >= 0) || (is_index && out->index >= 0) ||
         (is_after && out->has_after) || (is_before && out->has_before))
         return "repeated element in the RSM set";
-    if (xmpp_stanza_get_children(child) && !has_text(child))
+    bool has_text, has_tag;
+    children_of(child, &has_text, &has_tag);
+    if (has_tag)
         return "RSM elements hold text only";
     char *copy = xmpp_stanza_get_text(child); /* NULL: empty, or out of memory */
-    if (!copy && has_text(child))
+    if (!copy && has_text)
         return out_of_memory;
     const char *text = copy ? copy : "";
     const char *why = NULL;
