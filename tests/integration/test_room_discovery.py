@@ -237,6 +237,9 @@ class DiscoveryCases:
         self.assertEqual(error_of(self.ping(rob, f"{room}/Rob")), not_joined)
         self.assertEqual(error_of(self.ping(sue, f"{room}/Sue")), not_joined)
         self.assertEqual(error_of(self.ping(eve, f"{room}/Eve")), not_joined)
+        # a room that does not exist (a GUID that is no post or group): not joined either
+        self.assertEqual(error_of(self.ping(pam1, f"{room_of('BCDFGHJKLMNPQR')}/Pam")),
+                         not_joined)
         # an occupant pinging a nick not its own: errors XEP-0410 reads as "still joined"
         self.assertEqual(error_of(self.ping(pam1, f"{room}/Nobody")), ("cancel", "item-not-found"))
         muc_join(rob, room, "Rob")
