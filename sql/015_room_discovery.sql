@@ -13,25 +13,41 @@
 -- ORD numbers them in that order from 1. No user has JID_: nothing.
 CREATE FUNCTION hippo.rooms_of_user(jid_ text, max_posts integer)
 RETURNS TABLE (room_id text, title text, ord bigint)
-LANGUAGE sql STABLE AS $$
-    WITH u AS (
-        SELECT x.id FROM hippo.users x WHERE x.jid = hippo.normalize_jid(jid_)
-    ), mine AS (
-        SELECT m.group_id FROM hippo.group_members m JOIN u ON m.user_id = u.id
-        WHERE m.status IN ('ACTIVE', 'FOLLOWER')
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    uid text;
+BEGIN
+    SELECT x.id INTO uid FROM hippo.users x WHERE x.jid = hippo.normalize_jid(jid_);
+    IF uid IS NULL THEN
+        RETURN;
+    END IF;
+    max_posts := greatest(coalesce(max_posts, 0), 0);
+    -- The poster's newest come in order from posts_poster_idx (WITH TIES keeps every post
+    -- of the same instant, so the final order below decides between them); the recipients'
+    -- posts are joined and the newest kept. So the cost follows the number of posts
+    -- addressed to the user (docs/protocol-rooms.md gives measurements), never the whole
+    -- posts table.
+    RETURN QUERY
+    WITH mine AS (
+        SELECT m.group_id FROM hippo.group_members m
+        WHERE m.user_id = uid AND m.status IN ('ACTIVE', 'FOLLOWER')
     ), groups_ AS (
         SELECT g.id, g.name FROM hippo.groups g JOIN mine ON mine.group_id = g.id
         WHERE NOT EXISTS (SELECT FROM hippo.posts p WHERE p.id = g.id)
-    ), addressed AS (
-        SELECT p.id FROM hippo.posts p JOIN u ON p.poster_id = u.id
+    ), candidates AS (
+        (SELECT p.id, p.title, p.created_at FROM hippo.posts p
+         WHERE p.poster_id = uid
+         ORDER BY p.created_at DESC FETCH FIRST max_posts ROWS WITH TIES)
         UNION
-        SELECT r.post_id FROM hippo.post_recipients r JOIN u ON r.user_id = u.id
-        UNION
-        SELECT r.post_id FROM hippo.post_recipients r JOIN mine ON r.group_id = mine.group_id
+        (SELECT p.id, p.title, p.created_at FROM hippo.posts p
+         WHERE p.id IN (SELECT r.post_id FROM hippo.post_recipients r WHERE r.user_id = uid
+                        UNION
+                        SELECT r.post_id FROM hippo.post_recipients r JOIN mine
+                            ON r.group_id = mine.group_id)
+         ORDER BY p.created_at DESC, p.id DESC LIMIT max_posts)
     ), posts_ AS (
-        SELECT p.id, p.title, p.created_at FROM hippo.posts p JOIN addressed a ON a.id = p.id
-        ORDER BY p.created_at DESC, p.id DESC
-        LIMIT greatest(max_posts, 0)
+        SELECT c.id, c.title, c.created_at FROM candidates c
+        ORDER BY c.created_at DESC, c.id DESC LIMIT max_posts
     )
     SELECT l.id, l.title,
            row_number() OVER (ORDER BY l.rank, l.at DESC,
@@ -39,7 +55,8 @@ LANGUAGE sql STABLE AS $$
     FROM (SELECT 0 AS rank, g.id, g.name AS title, NULL::timestamptz AS at FROM groups_ g
           UNION ALL
           SELECT 1, p.id, p.title, p.created_at FROM posts_ p) l
-    ORDER BY 3
+    ORDER BY 3;
+END
 $$;
 COMMENT ON FUNCTION hippo.rooms_of_user(text, integer) IS
     'The rooms the user with JID_ may enter that disco#items lists: their groups, then the '

@@ -60,7 +60,7 @@ class DiscoveryCases:
     @classmethod
     def setUpClass(cls):
         cls.w = w = World(f"discovery-{cls.SERVER}", server=cls.SERVER)
-        for login in ("alice", "bob", "carol", "pam", "rob", "sue"):
+        for login in ("alice", "bob", "carol", "pam", "rob", "sue", "zoe"):
             w.user(login)
         w.user("eve", hippo=False)  # an account of the server, no hippo user
         ids = cls.ids = w.ids
@@ -198,6 +198,32 @@ class DiscoveryCases:
                     "<max>1</max><max>2</max>", "<count>3</count>"):
             self.assertEqual(error_of(self.items(alice, rsm)), ("modify", "bad-request"), rsm)
         self.assertEqual(bad_requests(), before + 7)
+
+    def test_caps(self):
+        """The 200 newest posts are listed, and a page holds at most 100 items, also without
+        RSM (then with a <set/> that says the list is cut)."""
+        w, ids = self.w, self.ids
+        team = w.group("Team", ["zoe"])
+        # 205 posts to zoe, one a second apart (2001-01-01 + i s): post i is the i-th oldest
+        made = w.pg.psql(f"""
+            SELECT string_agg(hippo.create_post('{ids['bob']}', 'http://x/', 'Old ' || i, '',
+                                                ARRAY['{ids['zoe']}'], false), ',' ORDER BY i)
+            FROM generate_series(0, 204) i""").split(",")
+        w.pg.psql("UPDATE hippo.posts p SET created_at = timestamptz '2001-01-01 00:00:00+00'"
+                  " + (x.i - 1) * interval '1 second' FROM unnest(ARRAY['"
+                  + "','".join(made) + "']) WITH ORDINALITY x(id, i) WHERE p.id = x.id")
+        want = [room_of(team)] + [room_of(p) for p in reversed(made[5:])]
+        zoe, = self.clients("zoe")
+        p = self.page(zoe)
+        self.assertEqual((p.jids, p.count, p.first, p.index), (want[:100], 201, want[0], 0))
+        p = self.page(zoe, "<max>1000</max>")
+        self.assertEqual((p.jids, p.count), (want[:100], 201))
+        p = self.page(zoe, f"<max>1000</max><after>{p.last}</after>")
+        self.assertEqual((p.jids, p.index), (want[100:200], 100))
+        p = self.page(zoe, f"<after>{p.last}</after>")
+        self.assertEqual((p.jids, p.index), (want[200:], 200))
+        for old in made[:5]:  # older than the 200 newest: not listed, still enterable
+            self.assertEqual(self.room_status(old, "zoe"), "ok")
 
     # ---------------------------------------------------------------- a room's disco, self-ping
 
