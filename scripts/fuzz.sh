@@ -19,8 +19,8 @@ esac
 . scripts/deps.sh
 hippo_install_deps
 
-targets="room_history music_track user_iq post_text guid push_select config dispatch"
-n_targets=8
+targets="room_history music_track user_iq post_text guid push_select config rsm dispatch"
+n_targets=9
 build="build-fuzz"
 
 configure() {

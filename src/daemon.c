@@ -263,6 +263,7 @@ static int start_http(hippod *d)
 void hippod_prepare_statements(hippo_db *db)
 {
     hippo_protocol_prepare(db);
+    hippo_disco_prepare(db);
     hippo_post_payload_prepare(db);
     hippo_rooms_prepare(db);
     hippo_push_prepare(db);

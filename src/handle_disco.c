@@ -1,16 +1,19 @@
 /* handle_disco.c - what the component domain says about itself: service discovery
- * (XEP-0030), ping (XEP-0199) and software version (XEP-0092). */
+ * (XEP-0030), ping (XEP-0199) and software version (XEP-0092). Its items, the rooms, are
+ * listed by handle_disco_items.c. */
 #include <string.h>
 #include <sys/utsname.h>
 
 #include "handlers.h"
+#include "rsm.h"
 #include "send.h"
 #include "stanza.h"
 #include "xmpp_link.h"
 
-/* Only what is implemented is advertised (the router's table routes these four). */
+/* Only what is implemented is advertised (the router's table routes these four; disco#items
+ * pages with RSM, which XEP-0059 says to advertise). */
 static const char *const features[] = {HIPPO_NS_DISCO_INFO, HIPPO_NS_DISCO_ITEMS, HIPPO_NS_PING,
-                                       HIPPO_NS_VERSION};
+                                       HIPPO_NS_VERSION, HIPPO_NS_RSM};
 
 /* Sends RESULT (built by the caller) and releases it. */
 static void send_result(hippod *d, xmpp_stanza_t *result)
@@ -57,21 +60,6 @@ void hippo_disco_info(hippod *d, xmpp_stanza_t *iq, xmpp_stanza_t *payload)
             return;
         }
         xmpp_stanza_set_attribute(f, "var", features[i]);
-    }
-    send_result(d, result);
-}
-
-/* Rooms are not listed: they are private to their posts' and groups' audiences. */
-void hippo_disco_items(hippod *d, xmpp_stanza_t *iq, xmpp_stanza_t *payload)
-{
-    if (xmpp_stanza_get_attribute(payload, "node")) {
-        hippo_send_error(d, iq, "cancel", "item-not-found", "no such node");
-        return;
-    }
-    xmpp_stanza_t *result = hippo_stanza_iq_result(hippo_link_ctx(d->link), iq);
-    if (!result || !hippo_stanza_add_element(result, "query", HIPPO_NS_DISCO_ITEMS)) {
-        out_of_memory(d, iq, result);
-        return;
     }
     send_result(d, result);
 }

@@ -18,9 +18,16 @@
 /* handle_disco.c: service discovery (XEP-0030), ping (XEP-0199), version (XEP-0092) at the
  * component domain. */
 void hippo_disco_info(hippod *d, xmpp_stanza_t *iq, xmpp_stanza_t *payload);
-void hippo_disco_items(hippod *d, xmpp_stanza_t *iq, xmpp_stanza_t *payload);
 void hippo_disco_ping(hippod *d, xmpp_stanza_t *iq, xmpp_stanza_t *payload);
 void hippo_disco_version(hippod *d, xmpp_stanza_t *iq, xmpp_stanza_t *payload);
+
+/* handle_disco_items.c: disco#items at the component domain, the rooms the sender may enter
+ * (groups, then the newest HIPPO_DISCO_MAX_POSTS posts addressed to it), XEP-0059 pages of at
+ * most HIPPO_DISCO_PAGE_MAX items (also without RSM). */
+#define HIPPO_DISCO_MAX_POSTS 200
+#define HIPPO_DISCO_PAGE_MAX 100
+void hippo_disco_prepare(hippo_db *db);
+void hippo_disco_items(hippod *d, xmpp_stanza_t *iq, xmpp_stanza_t *payload);
 
 /* handle_protocol.c: the http://dumbhippo.com/protocol/ namespaces. */
 #define HIPPO_NS_PROTOCOL_PREFIX "http://dumbhippo.com/protocol/"

@@ -1,7 +1,8 @@
 /* room_iq.c - IQs to a room: the original details IQ (members and backlog, then the result as
  * an end marker), ping (XEP-0199, and the XEP-0410 self-ping at the occupant JID) and disco
- * (XEP-0030, with the muc#roominfo form). Everything else gets an error (the archive,
- * XEP-0313, is room_archive.c's). */
+ * (XEP-0030, with the muc#roominfo form; the items of a room are not listed, so its
+ * occupants do not leak). Everything else gets an error (the archive, XEP-0313, is
+ * room_archive.c's). */
 #include <stdio.h>
 #include <string.h>
 
@@ -14,8 +15,10 @@
 #define NS_PING "urn:xmpp:ping"
 #define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
 #define NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
+/* XEP-0410 3.3: the room answers a self-ping itself instead of routing it to the client */
+#define NS_SELF_PING_OPT "http://jabber.org/protocol/muc#self-ping-optimization"
 
-enum room_iq_kind { IQ_DETAILS, IQ_PING, IQ_DISCO_INFO, IQ_DISCO_ITEMS };
+enum room_iq_kind { IQ_DETAILS, IQ_PING, IQ_SELF_PING, IQ_DISCO_INFO, IQ_DISCO_ITEMS };
 
 /* Answers OP with a result carrying PAYLOAD (may be NULL; the caller keeps its reference),
  * then frees OP. */
@@ -140,11 +143,12 @@ static int add_room_info_form(xmpp_stanza_t *query, const hippo_room_row *status
 static xmpp_stanza_t *disco_info(xmpp_ctx_t *ctx, const hippo_room_row *status)
 {
     static const char *const features[] = {
-        NS_DISCO_INFO,     "http://jabber.org/protocol/muc",
-        HIPPO_NS_ROOMS,    NS_PING,
-        "urn:xmpp:mam:2",  HIPPO_NS_SID, /* room_archive.c; the stanza-ids it pages by */
-        "muc_persistent",  "muc_semianonymous",
-        "muc_unmoderated", "muc_unsecured",
+        NS_DISCO_INFO,       "http://jabber.org/protocol/muc",
+        HIPPO_NS_ROOMS,      NS_PING,
+        "urn:xmpp:mam:2",    HIPPO_NS_SID, /* room_archive.c; the stanza-ids it pages by */
+        NS_SELF_PING_OPT,    "muc_persistent",
+        "muc_semianonymous", "muc_unmoderated",
+        "muc_unsecured",
     };
     xmpp_stanza_t *query = xmpp_stanza_new(ctx);
     if (!query)
@@ -173,10 +177,6 @@ static void on_info(const PGresult *res, const char *error, void *arg)
     if (hippo_room_op_failed(op, res, error, &status) || hippo_room_op_refused(op, &status))
         return;
     xmpp_stanza_t *payload = NULL;
-    if (op->iq_kind == IQ_PING && op->nick && !status.res_old_role) {
-        hippo_room_op_error(op, "modify", "not-acceptable", "you are not in this room");
-        return;
-    }
     if (op->iq_kind == IQ_DISCO_INFO) {
         payload = disco_info(hippo_room_op_ctx(op), &status);
     } else if (op->iq_kind == IQ_DISCO_ITEMS) {
@@ -195,6 +195,28 @@ static void on_info(const PGresult *res, const char *error, void *arg)
         xmpp_stanza_release(payload);
 }
 
+/* XEP-0410 self-ping at ROOM/NICK: a result only for the resource's own occupant JID. The
+ * errors are chosen for what XEP-0410 makes a client conclude from them: not-acceptable
+ * (not joined: re-join) for every sender that is not in the room, whatever the reason (so it
+ * also tells nothing about the room); item-not-found and service-unavailable (still joined)
+ * only for an occupant that pinged a nick not its own. */
+static void on_self_ping(const PGresult *res, const char *error, void *arg)
+{
+    hippo_room_op *op = arg;
+    hippo_room_row status;
+    if (hippo_room_op_failed(op, res, error, &status))
+        return;
+    if (strcmp(status.status, "ok") == 0)
+        answer(op, NULL);
+    else if (strcmp(status.status, "other-occupant") == 0)
+        hippo_room_op_error(op, "cancel", "service-unavailable",
+                            "the room does not relay IQs to other occupants");
+    else if (strcmp(status.status, "no-occupant") == 0)
+        hippo_room_op_error(op, "cancel", "item-not-found", "no occupant has this nick");
+    else
+        hippo_room_op_error(op, "modify", "not-acceptable", "you are not in this room");
+}
+
 /* ---- dispatch */
 
 static int kind_of(xmpp_stanza_t *iq, xmpp_stanza_t *payload, const char *nick)
@@ -208,7 +230,7 @@ static int kind_of(xmpp_stanza_t *iq, xmpp_stanza_t *payload, const char *nick)
     if (strcmp(ns, HIPPO_NS_ROOMS) == 0 && strcmp(name, "details") == 0 && !nick)
         return IQ_DETAILS;
     if (strcmp(ns, NS_PING) == 0)
-        return IQ_PING;
+        return nick ? IQ_SELF_PING : IQ_PING;
     if (plain && strcmp(ns, NS_DISCO_INFO) == 0)
         return IQ_DISCO_INFO;
     if (plain && strcmp(ns, NS_DISCO_ITEMS) == 0)
@@ -238,8 +260,11 @@ void hippo_room_iq(hippod *d, xmpp_stanza_t *stanza, xmpp_stanza_t *payload, con
     char history_max[16];
     snprintf(history_max, sizeof history_max, "%d", d->cfg.rooms_max_history);
     const char *params[] = {op->room_id, op->r.from, history_max};
+    const char *ping_params[] = {op->room_id, op->r.from, op->nick};
     if (kind == IQ_DETAILS)
         hippo_room_op_query(op, "room_details", 3, params, on_details);
+    else if (kind == IQ_SELF_PING)
+        hippo_room_op_query(op, "room_ping", 3, ping_params, on_self_ping);
     else
         hippo_room_op_query(op, "room_info", 2, params, on_info);
 }

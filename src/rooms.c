@@ -40,6 +40,7 @@ void hippo_rooms_prepare(hippo_db *db)
                      "$3::timestamptz, $4::timestamptz, $5, $6::bigint, $7::bigint, $8::boolean, "
                      "$9::integer) a",
                      9);
+    hippo_db_prepare(db, "room_ping", ROOM_SELECT "room_ping($1, $2, $3)", 3);
     hippo_rooms_sweep_prepare(db);
     hippo_db_listen(db, HIPPO_ROOMS_CHANNEL);
 }

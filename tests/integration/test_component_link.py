@@ -70,9 +70,11 @@ class ServiceIqs:
         ident = query.find(f"{{{NS_INFO}}}identity")
         self.assertEqual((ident.get("category"), ident.get("type")), ("conference", "text"))
         features = {f.get("var") for f in query.findall(f"{{{NS_INFO}}}feature")}
-        self.assertEqual(features, {NS_INFO, NS_ITEMS, "urn:xmpp:ping", "jabber:iq:version"})
+        self.assertEqual(features, {NS_INFO, NS_ITEMS, "urn:xmpp:ping", "jabber:iq:version",
+                                    "http://jabber.org/protocol/rsm"})
 
-    def test_disco_items_is_empty(self):
+    def test_disco_items_is_empty_for_a_stranger(self):
+        """alice is no hippo user: no rooms (test_room_discovery.py lists a user's rooms)."""
         reply = self.iq(f"<query xmlns='{NS_ITEMS}'/>")
         self.assertEqual(reply.get("type"), "result")
         self.assertEqual(list(reply.find(f"{{{NS_ITEMS}}}query")), [])

@@ -455,25 +455,49 @@ static void test_group_room_details(void **state)
     seam_expect_nothing_sent(s);
 }
 
-/* XEP-0410 self-ping at the occupant JID of a resource that is not in the room. */
-static void test_self_ping_of_a_non_occupant(void **state)
+/* XEP-0410 self-ping at an occupant JID: hippo.room_ping's status decides the answer. */
+static void self_ping(seam *s, const char *status, const char *answer)
 {
-    seam *s = *state;
     seam_feed_xml(s, "<iq from='" ALICE "' to='" ROOM_JID "/Alice' type='get' id='rp1'>"
                      "<ping xmlns='urn:xmpp:ping'/></iq>");
-    expect_room_statement(s, "room_info", SEAM_LIST(ROOM, ALICE));
-    seam_room_row rows[] = {{.what = "status",
-                             .status = "ok",
-                             .user_id = U_ALICE,
-                             .serial = "2",
-                             .kind = "post",
-                             .title = "A post"}};
+    expect_room_statement(s, "room_ping", SEAM_LIST(ROOM, ALICE, "Alice"));
+    seam_room_row rows[] = {{.what = "status", .status = status}};
     seam_answer_room_rows(s, rows, 1);
-    seam_expect_sent(s, "<iq from=\"" ROOM_JID "/Alice\" id=\"rp1\" to=\"" ALICE "\""
-                        " type=\"error\"><error type=\"modify\">"
-                        "<not-acceptable xmlns=\"" NS_STANZAS "\"/>"
-                        "<text xmlns=\"" NS_STANZAS "\" xml:lang=\"en\">you are not in this room"
-                        "</text></error></iq>");
+    seam_expect_sent(s, answer);
+    seam_expect_nothing_sent(s);
+}
+
+#define PING_ERROR(type, condition, text)                                                          \
+    "<iq from=\"" ROOM_JID "/Alice\" id=\"rp1\" to=\"" ALICE "\" type=\"error\">"                  \
+    "<error type=\"" type "\"><" condition " xmlns=\"" NS_STANZAS "\"/>"                           \
+    "<text xmlns=\"" NS_STANZAS "\" xml:lang=\"en\">" text "</text></error></iq>"
+
+static void test_self_ping_of_an_occupant(void **state)
+{
+    self_ping(*state, "ok",
+              "<iq from=\"" ROOM_JID "/Alice\" id=\"rp1\" to=\"" ALICE "\" type=\"result\"/>");
+}
+
+/* Not in the room, for whatever reason: not-acceptable (XEP-0410: not joined, re-join). */
+static void test_self_ping_of_a_non_occupant(void **state)
+{
+    self_ping(*state, "not-occupant",
+              PING_ERROR("modify", "not-acceptable", "you are not in this room"));
+    assert_int_equal(hippo_metrics_get(&seam_hippod(*state)->metrics.errors, "not-acceptable"), 1);
+}
+
+/* An occupant pinging a nick not its own: errors XEP-0410 reads as "still joined". */
+static void test_ping_of_another_occupant(void **state)
+{
+    self_ping(*state, "other-occupant",
+              PING_ERROR("cancel", "service-unavailable",
+                         "the room does not relay IQs to other occupants"));
+}
+
+static void test_ping_of_nobody(void **state)
+{
+    self_ping(*state, "no-occupant",
+              PING_ERROR("cancel", "item-not-found", "no occupant has this nick"));
 }
 
 /* ---- the database refusing, or failing */
@@ -830,7 +854,10 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_room_details, setup, teardown),
         cmocka_unit_test_setup_teardown(test_join_carries_music, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_self_ping_of_an_occupant, setup, teardown),
         cmocka_unit_test_setup_teardown(test_self_ping_of_a_non_occupant, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ping_of_another_occupant, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ping_of_nobody, setup, teardown),
         cmocka_unit_test_setup_teardown(test_join_refused_by_the_database, setup, teardown),
         cmocka_unit_test_setup_teardown(test_join_with_failed_statement, setup, teardown),
         cmocka_unit_test_setup_teardown(test_messages_wait_for_the_batch_in_flight_and_go_together,

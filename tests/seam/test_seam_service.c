@@ -1,7 +1,8 @@
-/* Flow tests of the service at the component domain through the seam: disco#info,
- * disco#items, ping and version (src/handle_disco.c), and the router's answers to what it
- * does not serve (src/router.c): unknown namespaces, malformed IQs, messages and presence to
- * the service, results and errors, foreign domains. None of these touches the database. */
+/* Flow tests of the service at the component domain through the seam: disco#info, ping and
+ * version (src/handle_disco.c), and the router's answers to what it does not serve
+ * (src/router.c): unknown namespaces, malformed IQs, messages and presence to the service,
+ * results and errors, foreign domains. None of these touches the database (disco#items,
+ * which does, is in test_seam_disco_items.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -47,6 +48,7 @@ static void test_disco_info(void **state)
                         "<feature var=\"http://jabber.org/protocol/disco#items\"/>"
                         "<feature var=\"urn:xmpp:ping\"/>"
                         "<feature var=\"jabber:iq:version\"/>"
+                        "<feature var=\"http://jabber.org/protocol/rsm\"/>"
                         "</query></iq>");
     seam_expect_nothing_sent(s);
     seam_expect_no_query(s);
@@ -58,16 +60,6 @@ static void test_disco_info_node_is_unknown(void **state)
     seam_feed_xml(s, "<iq from='" ALICE "' to='" SEAM_DOMAIN "' type='get' id='d2'>"
                      "<query xmlns='http://jabber.org/protocol/disco#info' node='x'/></iq>");
     seam_expect_sent(s, IQ_ERROR("d2", "cancel", "item-not-found", "no such node"));
-}
-
-static void test_disco_items_lists_no_rooms(void **state)
-{
-    seam *s = *state;
-    seam_feed_xml(s, "<iq from='" ALICE "' to='" SEAM_DOMAIN "' type='get' id='d3'>"
-                     "<query xmlns='http://jabber.org/protocol/disco#items'/></iq>");
-    seam_expect_sent(s, "<iq from=\"" SEAM_DOMAIN "\" id=\"d3\" to=\"" ALICE "\" type=\"result\">"
-                        "<query xmlns=\"http://jabber.org/protocol/disco#items\"/></iq>");
-    seam_expect_no_query(s);
 }
 
 static void test_ping(void **state)
@@ -204,7 +196,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_disco_info, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disco_info_node_is_unknown, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_disco_items_lists_no_rooms, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disco_set_is_not_served, setup, teardown),
