@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "fakes.h"
+#include "handle_privilege.h"
 #include "hippod.h"
 #include "push.h"
 #include "rooms.h"
@@ -108,7 +109,8 @@ static void create(hippod *d)
     d->push = d->base ? hippo_push_new(d) : NULL;
     d->users = hippo_user_cache_new(64);
     d->rooms = hippo_rooms_new(1);
-    if (!d->base || !d->link || !d->db || !d->push || !d->users || !d->rooms)
+    d->logins = d->base ? hippo_logins_new(d) : NULL;
+    if (!d->base || !d->link || !d->db || !d->push || !d->users || !d->rooms || !d->logins)
         abort();
     hippod_prepare_statements(d->db);
     hippo_db_start(d->db);
@@ -122,6 +124,7 @@ static void destroy(hippod *d)
     hippo_link_free(d->link);
     hippo_user_cache_free(d->users);
     hippo_rooms_free(d->rooms);
+    hippo_logins_free(d->logins);
     event_base_free(d->base);
     hippo_metrics_free(&d->metrics);
 }

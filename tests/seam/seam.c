@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "fakes.h"
+#include "handle_privilege.h"
 #include "handlers.h"
 #include "post_payload.h"
 #include "push.h"
@@ -191,6 +192,7 @@ static void create_parts(hippod *d)
     d->push = checked_alloc(hippo_push_new(d));
     d->users = checked_alloc(hippo_user_cache_new(USER_CACHE_MAX));
     d->rooms = checked_alloc(hippo_rooms_new(1));
+    d->logins = checked_alloc(hippo_logins_new(d));
     hippod_prepare_statements(d->db);
 }
 
@@ -258,6 +260,7 @@ void seam_free(seam *s)
     hippo_link_free(d->link);
     hippo_user_cache_free(d->users);
     hippo_rooms_free(d->rooms);
+    hippo_logins_free(d->logins);
     event_base_free(d->base);
     hippo_config_free(&d->cfg);
     hippo_metrics_free(&d->metrics);
