@@ -148,17 +148,25 @@ static enum change resource_up(hippo_logins *l, const char *bare, const char *re
         *slot = u;
         l->n_users++;
     }
-    if (u->n == u->cap) {
+    char *copy = strdup(resource);
+    if (copy && u->n == u->cap) {
         size_t cap = u->cap ? u->cap * 2 : 2;
         char **r = realloc(u->resources, cap * sizeof *r);
-        if (!r)
-            return NO_MEMORY;
-        u->resources = r;
-        u->cap = cap;
+        if (r) {
+            u->resources = r;
+            u->cap = cap;
+        }
     }
-    if (!(u->resources[u->n] = strdup(resource)))
+    if (!copy || u->n == u->cap) {
+        free(copy);
+        if (u->n == 0) { /* no user without resources stays behind */
+            *slot = u->next;
+            user_free(u);
+            l->n_users--;
+        }
         return NO_MEMORY;
-    u->n++;
+    }
+    u->resources[u->n++] = copy;
     if (u->n > 1)
         return ONE_MORE;
     grow(l);
@@ -202,7 +210,7 @@ static void on_recorded(const PGresult *res, const char *error, void *arg)
         hippo_log(&c->d->log, HIPPO_LOG_DEBUG, "login awareness: %s of %s, who is no user", c->what,
                   c->bare);
     else
-        hippo_log(&c->d->log, HIPPO_LOG_INFO, "login awareness: %s of %s recorded", c->what,
+        hippo_log(&c->d->log, HIPPO_LOG_DEBUG, "login awareness: %s of %s recorded", c->what,
                   c->bare);
     free(c);
 }

@@ -261,10 +261,12 @@ static bool parse_address(hippod *d, const char *to, stanza_in *in, char **node,
 
 /* While a graceful stop drains, only what ends work is taken: results and errors (pings
  * answered, bounces) and leaves. A new request would start work the stop must not wait
- * for, so it gets a wait error and the client retries once hippod is back. */
+ * for, so it gets a wait error and the client retries once hippod is back. Presences to the
+ * service are no requests (the server forwards them, XEP-0356): never answered. */
 static bool taken_while_stopping(const stanza_in *in)
 {
-    return in->type & (T_RESULT | T_ERROR | T_UNAVAILABLE);
+    return (in->type & (T_RESULT | T_ERROR | T_UNAVAILABLE)) ||
+           (in->to == TO_SERVICE && strcmp(in->name, "presence") == 0);
 }
 
 static void route(hippod *d, stanza_in *in)

@@ -187,6 +187,18 @@ static void test_database_refusal_is_survived(void **state)
     seam_expect_nothing_sent(s);
 }
 
+static void test_presences_taken_while_stopping(void **state)
+{
+    seam *s = *state;
+    seam_feed_xml(s, GRANT("urn:xmpp:privilege:2", PRESENCE_PERM));
+    seam_hippod(s)->stopping = true; /* presences are no requests: never a wait error */
+    presence(s, "alice@example.test/one", true);
+    expect_call(s, "session_login", "alice@example.test");
+    presence(s, "alice@example.test/one", false);
+    expect_call(s, "session_logout", "alice@example.test");
+    seam_expect_nothing_sent(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -197,6 +209,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_malformed_grants_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_link_down_forgets_everything, setup, teardown),
         cmocka_unit_test_setup_teardown(test_database_refusal_is_survived, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_presences_taken_while_stopping, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
