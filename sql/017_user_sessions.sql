@@ -5,7 +5,9 @@
 --                              hotness + activePostsChanged pushed to the user;
 --   hippo.session_resend(jid)  when one more resource comes up: the two pushes again (the
 --                              original resent them on every session start);
---   hippo.session_logout(jid)  when the last resource goes down: users.last_logout_at.
+--   hippo.session_logout(jid)  when the last resource goes down: users.last_logout_at;
+--   hippo.session_resume(jid)  for the sessions the server resends when hippod (re)connects:
+--                              a login only if the user is not recorded online already.
 -- The pushes go through the outbox like every other push, so they leave after this
 -- transaction and after the session that logged in is available.
 
@@ -119,6 +121,24 @@ END
 $$;
 COMMENT ON FUNCTION hippo.session_logout(text) IS
     'The last resource of bare JID JID went offline: last_logout_at; returns the user id';
+
+CREATE FUNCTION hippo.session_resume(jid text) RETURNS text
+LANGUAGE plpgsql SECURITY INVOKER AS $$
+DECLARE
+    uid text := hippo.user_by_jid(jid);
+BEGIN
+    IF uid IS NOT NULL AND NOT EXISTS (
+            SELECT FROM hippo.users u
+            WHERE u.id = uid AND u.last_login_at IS NOT NULL
+              AND (u.last_logout_at IS NULL OR u.last_logout_at < u.last_login_at)) THEN
+        PERFORM hippo.session_login(jid); -- it started while hippod was not listening
+    END IF;
+    RETURN uid;
+END
+$$;
+COMMENT ON FUNCTION hippo.session_resume(text) IS
+    'The server resent an open session of bare JID JID (hippod reconnected): a login only '
+    'when the user is not recorded online already';
 
 -- For operators and the web side: who was last seen when (hippod's view; see docs/sql-api.md
 -- for what "online" can and cannot mean).

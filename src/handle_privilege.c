@@ -14,10 +14,14 @@
  * Without the permission nothing changes: presences to the service are dropped as before.
  *
  * A new stream starts empty. Prosody then sends the current presence of every online
- * session (XEP-0356 7.1), so those users count as logging in again; ejabberd 23.01 sends
- * none, so users already online are unknown until their next presence (an unavailable from
- * a user with no known resource is taken as a logout: it is the best information there is).
- * docs/push.md "Login" has the whole story. */
+ * session (XEP-0356 7.1) right after the permission, in the same burst; ejabberd 23.01
+ * sends none, so users already online are unknown until their next presence (an unavailable
+ * from a user with no known resource is taken as a logout: it is the best information there
+ * is). To tell that burst from real logins, hippod pings the granting server as soon as the
+ * permission arrives: the server answers after what it had already written, so a first
+ * resource seen before the answer is a resumed session (hippo.session_resume: a login only
+ * if the database does not have the user online already, e.g. after logging in while hippod
+ * was down). docs/push.md "Login" has the whole story. */
 #include "handle_privilege.h"
 
 #include <event2/event.h>
@@ -29,11 +33,13 @@
 #include <strings.h>
 
 #include "send.h"
+#include "stanza.h"
 #include "xmpp_link.h"
 
 #define STMT_LOGIN "session_login"
 #define STMT_RESEND "session_resend"
 #define STMT_LOGOUT "session_logout"
+#define STMT_RESUME "session_resume"
 #define MAX_DOMAINS 16 /* servers announce once per virtual host */
 #define DOMAIN_MAX 256
 #define INITIAL_BUCKETS 64
@@ -52,6 +58,11 @@ struct hippo_logins {
     size_t n_domains;
     bool announced; /* a permission message arrived on this stream */
     struct event *ev_wait;
+    /* the server's resend of the open sessions: until the answer to our ping (or the timer) */
+    bool resyncing;
+    unsigned resync_serial;
+    char resync_id[32];
+    struct event *ev_resync;
     struct user **buckets;
     size_t n_buckets, n_users;
 };
@@ -61,6 +72,7 @@ void hippo_logins_prepare(hippo_db *db)
     hippo_db_prepare(db, STMT_LOGIN, "SELECT hippo.session_login($1)", 1);
     hippo_db_prepare(db, STMT_RESEND, "SELECT hippo.session_resend($1)", 1);
     hippo_db_prepare(db, STMT_LOGOUT, "SELECT hippo.session_logout($1)", 1);
+    hippo_db_prepare(db, STMT_RESUME, "SELECT hippo.session_resume($1)", 1);
 }
 
 /* ------------------------------------------------------------------ the online set */
@@ -132,7 +144,7 @@ static ptrdiff_t find_resource(const struct user *u, const char *resource)
 }
 
 /* What a presence changed for its bare JID. */
-enum change { NOTHING, LOGIN, ONE_MORE, LOGOUT, NO_MEMORY };
+enum change { NOTHING, LOGIN, ONE_MORE, LOGOUT, RESUME, NO_MEMORY };
 
 static enum change resource_up(hippo_logins *l, const char *bare, const char *resource)
 {
@@ -221,7 +233,8 @@ static void record(hippod *d, enum change change, const char *bare)
         const char *stmt, *what;
     } calls[] = {[LOGIN] = {STMT_LOGIN, "login"},
                  [ONE_MORE] = {STMT_RESEND, "new session"},
-                 [LOGOUT] = {STMT_LOGOUT, "logout"}};
+                 [LOGOUT] = {STMT_LOGOUT, "logout"},
+                 [RESUME] = {STMT_RESUME, "resumed session"}};
     size_t len = strlen(bare) + 1;
     struct call *c = malloc(sizeof *c + len);
     if (!c) {
@@ -275,6 +288,10 @@ void hippo_logins_presence(hippod *d, xmpp_stanza_t *presence, bool available)
         lower(bare);
         enum change change =
             available ? resource_up(l, bare, resource) : resource_down(l, bare, resource);
+        if (l->resyncing && change == LOGIN)
+            change = RESUME; /* a session open before this stream, resent by the server */
+        else if (l->resyncing && change == ONE_MORE)
+            change = NOTHING;
         if (change == NO_MEMORY)
             hippo_log(&d->log, HIPPO_LOG_ERR, "login awareness: out of memory");
         else if (change != NOTHING)
@@ -285,6 +302,8 @@ void hippo_logins_presence(hippod *d, xmpp_stanza_t *presence, bool available)
     xmpp_free(ctx, resource);
     xmpp_free(ctx, bare);
 }
+
+static void start_resync(hippod *d, const char *server);
 
 static void refuse(hippod *d, xmpp_stanza_t *message, const char *why)
 {
@@ -353,9 +372,60 @@ void hippo_logins_privilege_message(hippod *d, xmpp_stanza_t *message, xmpp_stan
         return;
     }
     snprintf(l->domains[l->n_domains++], DOMAIN_MAX, "%s", from);
+    start_resync(d, from);
     hippo_log(&d->log, HIPPO_LOG_NOTICE,
               "XEP-0356: %s granted the presence permission (%s, %s): login awareness on", from,
               type, ns);
+}
+
+/* ------------------------------------------------------------------ the resync window */
+
+static void end_resync(hippo_logins *l, const char *why)
+{
+    if (!l->resyncing)
+        return;
+    l->resyncing = false;
+    event_del(l->ev_resync);
+    hippo_log(&l->d->log, HIPPO_LOG_INFO,
+              "login awareness: %zu users online when the stream started (%s)", l->n_users, why);
+}
+
+/* Pings SERVER: what it sent before its answer is the resend of the open sessions. */
+static void start_resync(hippod *d, const char *server)
+{
+    hippo_logins *l = d->logins;
+    if (l->resyncing)
+        return; /* one window per stream: the first server's */
+    xmpp_ctx_t *ctx = hippo_link_ctx(d->link);
+    snprintf(l->resync_id, sizeof l->resync_id, "hippo-resync-%u", ++l->resync_serial);
+    xmpp_stanza_t *iq = xmpp_iq_new(ctx, "get", l->resync_id);
+    if (!iq)
+        return;
+    xmpp_stanza_set_to(iq, server);
+    bool sent = hippo_stanza_add_element(iq, "ping", "urn:xmpp:ping") && hippo_send(d, iq) == 0;
+    xmpp_stanza_release(iq);
+    if (!sent)
+        return;
+    l->resyncing = true;
+    struct timeval tv = {.tv_sec = HIPPO_RESYNC_MAX_MS / 1000,
+                         .tv_usec = (HIPPO_RESYNC_MAX_MS % 1000) * 1000};
+    event_add(l->ev_resync, &tv);
+}
+
+static void on_resync_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    end_resync(arg, "no answer to the ping");
+}
+
+bool hippo_logins_iq_answer(hippod *d, xmpp_stanza_t *iq)
+{
+    hippo_logins *l = d->logins;
+    const char *id = xmpp_stanza_get_id(iq);
+    if (!l->resyncing || !id || strcmp(id, l->resync_id) != 0)
+        return false;
+    end_resync(l, "the server answered the ping");
+    return true;
 }
 
 /* ------------------------------------------------------------------ lifetime */
@@ -375,7 +445,9 @@ void hippo_logins_link_state(hippo_logins *l, bool up)
     clear_users(l);
     l->n_domains = 0;
     l->announced = false;
+    l->resyncing = false;
     event_del(l->ev_wait);
+    event_del(l->ev_resync);
     if (up) {
         struct timeval tv = {.tv_sec = HIPPO_PRIVILEGE_WAIT_MS / 1000,
                              .tv_usec = (HIPPO_PRIVILEGE_WAIT_MS % 1000) * 1000};
@@ -397,7 +469,8 @@ hippo_logins *hippo_logins_new(hippod *d)
     l->n_buckets = INITIAL_BUCKETS;
     l->buckets = calloc(l->n_buckets, sizeof *l->buckets);
     l->ev_wait = evtimer_new(d->base, on_wait, l);
-    if (!l->buckets || !l->ev_wait) {
+    l->ev_resync = evtimer_new(d->base, on_resync_timeout, l);
+    if (!l->buckets || !l->ev_wait || !l->ev_resync) {
         hippo_logins_free(l);
         return NULL;
     }
@@ -413,5 +486,7 @@ void hippo_logins_free(hippo_logins *l)
     free(l->buckets);
     if (l->ev_wait)
         event_free(l->ev_wait);
+    if (l->ev_resync)
+        event_free(l->ev_resync);
     free(l);
 }

@@ -16,6 +16,10 @@
  * logs that login awareness is off (servers send it right after the handshake). */
 #define HIPPO_PRIVILEGE_WAIT_MS 3000
 
+/* The longest hippod takes presences for the server's resend of the open sessions after
+ * the permission arrives, when the server does not answer its ping sooner. */
+#define HIPPO_RESYNC_MAX_MS 5000
+
 typedef struct hippo_logins hippo_logins;
 
 /* Returns NULL on allocation failure; free with hippo_logins_free() (after the database:
@@ -35,6 +39,10 @@ const char *hippo_logins_privilege(const hippo_logins *l);
 /* A <message/> to the service whose extension PRIVILEGE is in HIPPO_NS_PRIVILEGE_PREFIX*:
  * the permission announcement (XEP-0356 4.2). The caller keeps its references. */
 void hippo_logins_privilege_message(hippod *d, xmpp_stanza_t *message, xmpp_stanza_t *privilege);
+
+/* An iq result or error to the service: true when it answered the resync ping (taken),
+ * false when it is not ours (the caller drops it as before). */
+bool hippo_logins_iq_answer(hippod *d, xmpp_stanza_t *iq);
 
 /* A <presence/> to the service (type none, available or unavailable): a forwarded user
  * presence when the presence permission was granted for the sender's domain; otherwise

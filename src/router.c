@@ -105,6 +105,13 @@ static void privilege_message(hippod *d, const stanza_in *in, const char *arg)
     hippo_logins_privilege_message(d, in->stanza, in->payload);
 }
 
+static void iq_answer(hippod *d, const stanza_in *in, const char *arg)
+{
+    (void)arg;
+    if (!hippo_logins_iq_answer(d, in->stanza))
+        drop(d, in, in->type & T_ERROR ? "error-received" : "unexpected-result");
+}
+
 static void user_presence(hippod *d, const stanza_in *in, const char *arg)
 {
     (void)arg;
@@ -153,6 +160,7 @@ static const struct route {
     const char *arg; /* the drop reason or the error text */
 } routes[] = {
     /* the component domain */
+    {TO_SERVICE, "iq", T_RESULT | T_ERROR, NULL, iq_answer, NULL}, /* the resync ping's */
     {TO_SERVICE, NULL, T_ERROR, NULL, drop, "error-received"},
     {TO_SERVICE, NULL, T_RESULT, NULL, drop, "unexpected-result"},
     {TO_SERVICE, "iq", T_GET | T_SET, HIPPO_NS_PROTOCOL_PREFIX "*", protocol_iq, NULL},

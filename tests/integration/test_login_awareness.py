@@ -95,6 +95,9 @@ class Privileged:
     def setUp(self):
         self.start(self.kind, privileged=True)
         self.h.wait_log(GRANTED)
+        # the window for the server's resend of open sessions closes at its ping answer
+        self.h.wait_log(r"login awareness: 0 users online when the stream started "
+                        r"\(the server answered the ping\)")
 
     def test_login_pushes_and_times(self):
         self.assertEqual(self.detail()["privilege"], "presence")
@@ -150,23 +153,51 @@ class ProsodyPrivileged(Privileged, Base):
     kind = "prosody"
 
     def test_reconnect_rebuilds_online_set(self):
-        """Prosody resends every online session's presence when the component connects
-        (XEP-0356 7.1): after a hippod restart the user is known again, so the last
-        resource down is still a logout."""
+        """Prosody resends every open session's presence when the component connects
+        (XEP-0356 7.1): after a hippod restart the users are known again (the last resource
+        down is still a logout), a session that stayed open is no new login, and one that
+        started while hippod was down is."""
+        bob_id = self.pg.psql("SELECT hippo.create_user('bob@example.test', 'Bob')")
         c1 = self.stack.client(self.srv, "alice", "alicepw", resource="one")
         c1.wait_for(hotness, timeout=10)
         c2 = self.stack.client(self.srv, "alice", "alicepw", resource="two")
         c2.wait_for(hotness, timeout=10)
         login, _ = self.wait_times(lambda t: t[0] != "")
+        self.h.wait_log(r"new session of alice@example\.test recorded")
+        deadline = time.monotonic() + 10
+        while self.pg.psql("SELECT count(*) FROM hippo.outbox") != "0":
+            self.assertLess(time.monotonic(), deadline, "the outbox was not drained")
+            time.sleep(0.05)
+        time.sleep(0.3)
+        for c in (c1, c2):  # what the second session's pushes left queued
+            while True:
+                try:
+                    c.wait_for(lambda e: hotness(e) or active_posts(e), timeout=0)
+                except TimeoutError:
+                    break
         self.h.stop()
+        bob = self.stack.client(self.srv, "bob", "bobpw")  # while hippod is down
+        mark = self.h.log_mark()
         self.h.start()
         self.h.wait_log(GRANTED)
-        # both resources came back with the stream: counted as a login again (documented)
-        self.h.wait_log(r"login of alice@example\.test recorded")
-        self.h.wait_log(r"new session of alice@example\.test recorded")
+        self.h.wait_log(r"login awareness: 2 users online when the stream started "
+                        r"\(the server answered the ping\)")
+        self.h.wait_log(r"resumed session of alice@example\.test recorded")
+        self.h.wait_log(r"resumed session of bob@example\.test recorded")
+        # bob's session is new to the database: a login, with the pushes
+        bob.wait_for(hotness, timeout=10)
+        bob.wait_for(active_posts, timeout=10)
+        self.assertNotEqual(self.pg.psql("SELECT coalesce(last_login_at::text, '') FROM "
+                                         f"hippo.users WHERE id = '{bob_id}'"), "")
+        # alice's stayed open: no login recorded, nothing pushed
+        self.assertEqual(self.times(), (login, ""))
+        c1.assert_silent(hotness, timeout=1.0)
+        since = self.h.log_text()[mark:]
+        self.assertNotIn("login of alice@example.test recorded", since)
+        self.assertNotIn("new session of alice@example.test recorded", since)
         c1.close()  # Prosody forwards the unavailable it makes at the stream's end
         time.sleep(1.0)
-        self.assertEqual(self.times()[1], "")
+        self.assertEqual(self.times(), (login, ""))
         c2.close()
         self.wait_times(lambda t: t[1] != "")
 

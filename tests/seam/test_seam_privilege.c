@@ -32,6 +32,29 @@ static int teardown(void **state)
     return 0;
 }
 
+/* Feeds a permission message XML that grants presence from SERVER (the first of its
+ * stream): hippod pings SERVER; the answer closes the resync window unless OPEN. */
+static void grant_from(seam *s, const char *xml, const char *server, bool open)
+{
+    seam_feed_xml(s, xml);
+    char ping[256], pong[256];
+    snprintf(ping, sizeof ping,
+             "<iq from=\"" SEAM_DOMAIN "\" id=\"hippo-resync-1\" to=\"%s\" type=\"get\">"
+             "<ping xmlns=\"urn:xmpp:ping\"/></iq>",
+             server);
+    seam_expect_sent(s, ping);
+    if (open)
+        return;
+    snprintf(pong, sizeof pong,
+             "<iq from='%s' to='" SEAM_DOMAIN "' id='hippo-resync-1' type='result'/>", server);
+    seam_feed_xml(s, pong);
+}
+
+static void grant(seam *s, const char *xml)
+{
+    grant_from(s, xml, SERVER, false);
+}
+
 static void presence(seam *s, const char *from, bool available)
 {
     char xml[512];
@@ -56,8 +79,8 @@ static uint64_t drops(seam *s, const char *reason)
 static void test_sessions_counted_per_bare_jid(void **state)
 {
     seam *s = *state;
-    seam_feed_xml(s, GRANT("urn:xmpp:privilege:2", "<perm access='roster' type='get'/>"
-                                                   "<perm access='presence' type='roster'/>"));
+    grant(s, GRANT("urn:xmpp:privilege:2", "<perm access='roster' type='get'/>"
+                                           "<perm access='presence' type='roster'/>"));
     presence(s, "alice@example.test/one", true);
     expect_call(s, "session_login", "alice@example.test");
     presence(s, "Alice@Example.test/two", true); /* the same user: one more session */
@@ -80,7 +103,7 @@ static void test_sessions_counted_per_bare_jid(void **state)
 static void test_many_users_grow_the_table(void **state)
 {
     seam *s = *state;
-    seam_feed_xml(s, GRANT("urn:xmpp:privilege:1", PRESENCE_PERM));
+    grant(s, GRANT("urn:xmpp:privilege:1", PRESENCE_PERM));
     char jid[64], bare[64];
     for (int i = 0; i < 300; i++) {
         snprintf(jid, sizeof jid, "u%d@example.test/r", i);
@@ -106,9 +129,10 @@ static void test_without_grant_presence_is_dropped(void **state)
     seam_feed_xml(s, GRANT("urn:xmpp:privilege:2", "<perm access='presence' type='none'/>"));
     presence(s, "alice@example.test/one", false);
     /* nor does one for another domain */
-    seam_feed_xml(s, "<message from='other.test' to='" SEAM_DOMAIN "'>"
-                     "<privilege xmlns='urn:xmpp:privilege:2'>" PRESENCE_PERM
-                     "</privilege></message>");
+    grant_from(s,
+               "<message from='other.test' to='" SEAM_DOMAIN "'>"
+               "<privilege xmlns='urn:xmpp:privilege:2'>" PRESENCE_PERM "</privilege></message>",
+               "other.test", false);
     presence(s, "alice@example.test/two", true);
     assert_int_equal(drops(s, "presence-to-service"), before + 3);
     assert_string_equal(hippo_logins_privilege(seam_hippod(s)->logins), "presence");
@@ -119,7 +143,7 @@ static void test_without_grant_presence_is_dropped(void **state)
 static void test_presence_needs_a_full_jid(void **state)
 {
     seam *s = *state;
-    seam_feed_xml(s, GRANT("urn:xmpp:privilege:1", PRESENCE_PERM));
+    grant(s, GRANT("urn:xmpp:privilege:1", PRESENCE_PERM));
     uint64_t before = drops(s, "privileged-presence-not-full-jid");
     presence(s, "example.test", true);
     presence(s, "alice@example.test", true);
@@ -160,22 +184,24 @@ static void test_malformed_grants_refused(void **state)
 static void test_link_down_forgets_everything(void **state)
 {
     seam *s = *state;
-    seam_feed_xml(s, GRANT("urn:xmpp:privilege:2", PRESENCE_PERM));
+    grant(s, GRANT("urn:xmpp:privilege:2", PRESENCE_PERM));
     presence(s, "alice@example.test/one", true);
     expect_call(s, "session_login", "alice@example.test");
     hippo_logins_link_state(seam_hippod(s)->logins, false);
     assert_string_equal(hippo_logins_privilege(seam_hippod(s)->logins), "none");
     hippo_logins_link_state(seam_hippod(s)->logins, true);
     seam_feed_xml(s, GRANT("urn:xmpp:privilege:2", PRESENCE_PERM));
+    seam_expect_sent(s, "<iq from=\"" SEAM_DOMAIN "\" id=\"hippo-resync-2\" to=\"" SERVER
+                        "\" type=\"get\"><ping xmlns=\"urn:xmpp:ping\"/></iq>");
     presence(s, "alice@example.test/one", true); /* the server's resend after the reconnect */
-    expect_call(s, "session_login", "alice@example.test");
+    expect_call(s, "session_resume", "alice@example.test");
     seam_expect_nothing_sent(s);
 }
 
 static void test_database_refusal_is_survived(void **state)
 {
     seam *s = *state;
-    seam_feed_xml(s, GRANT("urn:xmpp:privilege:2", PRESENCE_PERM));
+    grant(s, GRANT("urn:xmpp:privilege:2", PRESENCE_PERM));
     seam_db_down(s);
     presence(s, "alice@example.test/one", true);
     seam_db_up(s);
@@ -190,12 +216,40 @@ static void test_database_refusal_is_survived(void **state)
 static void test_presences_taken_while_stopping(void **state)
 {
     seam *s = *state;
-    seam_feed_xml(s, GRANT("urn:xmpp:privilege:2", PRESENCE_PERM));
+    grant(s, GRANT("urn:xmpp:privilege:2", PRESENCE_PERM));
     seam_hippod(s)->stopping = true; /* presences are no requests: never a wait error */
     presence(s, "alice@example.test/one", true);
     expect_call(s, "session_login", "alice@example.test");
     presence(s, "alice@example.test/one", false);
     expect_call(s, "session_logout", "alice@example.test");
+    seam_expect_nothing_sent(s);
+}
+
+static void test_resent_sessions_are_resumed(void **state)
+{
+    seam *s = *state;
+    grant_from(s, GRANT("urn:xmpp:privilege:2", PRESENCE_PERM), SERVER, true);
+    /* the server's resend of the open sessions, before its answer to the ping */
+    presence(s, "alice@example.test/one", true);
+    expect_call(s, "session_resume", "alice@example.test");
+    presence(s, "alice@example.test/two", true);
+    seam_expect_no_query(s);
+    /* another answer is no end of the window, and is dropped as before */
+    uint64_t before = drops(s, "unexpected-result");
+    seam_feed_xml(s, "<iq from='" SERVER "' to='" SEAM_DOMAIN "' id='other' type='result'/>");
+    assert_int_equal(drops(s, "unexpected-result"), before + 1);
+    presence(s, "bob@example.test/one", true);
+    expect_call(s, "session_resume", "bob@example.test");
+    seam_feed_xml(s, "<iq from='" SERVER "' to='" SEAM_DOMAIN "' id='hippo-resync-1' "
+                     "type='error'/>"); /* a server without ping ends it too */
+    presence(s, "alice@example.test/three", true);
+    expect_call(s, "session_resend", "alice@example.test");
+    presence(s, "carol@example.test/one", true);
+    expect_call(s, "session_login", "carol@example.test");
+    /* a second grant on the same stream opens no window */
+    seam_feed_xml(s, GRANT("urn:xmpp:privilege:2", PRESENCE_PERM));
+    presence(s, "dave@example.test/one", true);
+    expect_call(s, "session_login", "dave@example.test");
     seam_expect_nothing_sent(s);
 }
 
@@ -210,6 +264,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_link_down_forgets_everything, setup, teardown),
         cmocka_unit_test_setup_teardown(test_database_refusal_is_survived, setup, teardown),
         cmocka_unit_test_setup_teardown(test_presences_taken_while_stopping, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resent_sessions_are_resumed, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
