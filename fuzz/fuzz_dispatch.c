@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "fakes.h"
+#include "handle_privilege.h"
 #include "hippod.h"
 #include "push.h"
 #include "rooms.h"

@@ -6,7 +6,7 @@
 # lintian).
 HIPPO_PACKAGES="libstrophe-dev libpq-dev libssl-dev libevent-dev libxml2-dev libinih-dev \
 libcmocka-dev meson ninja-build pkg-config gcc postgresql prosody ejabberd python3-slixmpp \
-libxml2-utils clang libclang-rt-14-dev \
+libxml2-utils clang libclang-rt-14-dev prosody-modules \
 systemd curl dpkg-dev build-essential debhelper lintian"
 
 hippo_missing_packages() {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "handle_privilege.h"
 #include "handlers.h"
 #include "hippod.h"
 #include "http.h"
@@ -58,6 +59,35 @@ static int health(void *arg, char *reason, size_t reason_len)
     return 0;
 }
 
+/* S as the inside of a JSON string into OUT (cut to fit). */
+static void json_escape(const char *s, char *out, size_t len)
+{
+    size_t used = 0;
+    for (; *s && used + 7 < len; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            used += (size_t)snprintf(out + used, len - used, "\\%c", c);
+        else if (c < 0x20)
+            used += (size_t)snprintf(out + used, len - used, "\\u%04x", c);
+        else
+            out[used++] = (char)c;
+    }
+    out[used] = '\0';
+}
+
+/* GET /healthz?detail: the same verdict and what else an operator asks first. */
+static void health_detail(void *arg, int healthy, const char *reason, char *out, size_t len)
+{
+    hippod *d = arg;
+    char why[512];
+    json_escape(reason, why, sizeof why);
+    snprintf(out, len,
+             "{\"status\": \"%s\", \"reason\": \"%s\", \"xmpp\": \"%s\", \"database\": \"%s\","
+             " \"privilege\": \"%s\"}\n",
+             healthy ? "ok" : "unhealthy", why, link_down_reason(d) ? "down" : "up",
+             hippo_db_down_reason(d->db) ? "down" : "up", hippo_logins_privilege(d->logins));
+}
+
 static char *render_metrics(void *arg)
 {
     hippod *d = arg;
@@ -78,6 +108,7 @@ static void on_link_state(bool up, const char *reason, bool closed, void *arg)
         return;
     }
     update_status(d);
+    hippo_logins_link_state(d->logins, up);
     if (up)
         hippo_push_wake(d->push); /* events waited for the link */
     hippo_rooms_sweep(d);         /* no-op unless link and database are both up */
@@ -247,7 +278,8 @@ static int start_http(hippod *d)
 {
     if (d->cfg.http_port == 0)
         return 0;
-    hippo_http_handlers handlers = {.health = health, .metrics = render_metrics, .arg = d};
+    hippo_http_handlers handlers = {
+        .health = health, .detail = health_detail, .metrics = render_metrics, .arg = d};
     char err[256];
     d->http = hippo_http_new(d->base, d->cfg.http_address, d->cfg.http_port, &handlers, &d->log,
                              err, sizeof err);
@@ -268,6 +300,7 @@ void hippod_prepare_statements(hippo_db *db)
     hippo_rooms_prepare(db);
     hippo_push_prepare(db);
     hippo_push_kinds_prepare(db);
+    hippo_logins_prepare(db);
 }
 
 int hippod_create_state(hippod *d)
@@ -276,7 +309,8 @@ int hippod_create_state(hippod *d)
     d->push_live = hippo_push_live_new(d);
     d->users = hippo_user_cache_new(USER_CACHE_MAX);
     d->rooms = hippo_rooms_new((unsigned)d->cfg.database_connections);
-    return d->push && d->push_live && d->users && d->rooms ? 0 : -1;
+    d->logins = hippo_logins_new(d);
+    return d->push && d->push_live && d->users && d->rooms && d->logins ? 0 : -1;
 }
 
 void hippod_free_state(hippod *d)
@@ -285,6 +319,7 @@ void hippod_free_state(hippod *d)
     hippo_push_live_free(d->push_live);
     hippo_user_cache_free(d->users);
     hippo_rooms_free(d->rooms); /* after the database: its last callbacks empty the queues */
+    hippo_logins_free(d->logins);
 }
 
 static int create_parts(hippod *d)

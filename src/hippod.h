@@ -18,6 +18,7 @@ typedef struct hippo_push hippo_push;
 typedef struct hippo_push_live hippo_push_live;
 typedef struct hippo_user_cache hippo_user_cache;
 typedef struct hippo_rooms hippo_rooms;
+typedef struct hippo_logins hippo_logins;
 
 typedef struct hippod {
     const char *config_path;
@@ -33,6 +34,7 @@ typedef struct hippod {
     hippo_push_live *push_live; /* livePostChanged coalescing (push_live_post.c) */
     hippo_user_cache *users;    /* sender JID -> user id (handle_protocol.c) */
     hippo_rooms *rooms;         /* the rooms' state in memory (rooms.h) */
+    hippo_logins *logins;       /* who is online, from XEP-0356 presences (handle_privilege.h) */
 
     struct event *sig_term;
     struct event *sig_int;

@@ -58,15 +58,25 @@ static void reply_text(struct evhttp_request *req, int code, const char *status,
     reply(req, code, status, "text/plain; charset=utf-8", body);
 }
 
-static void serve_health(hippo_http *http, struct evhttp_request *req)
+static void serve_health(hippo_http *http, struct evhttp_request *req, bool detail)
 {
     char reason[HTTP_REASON_MAX] = "";
-    if (http->handlers.health == NULL ||
-        http->handlers.health(http->handlers.arg, reason, sizeof reason - 1)) {
+    int healthy = http->handlers.health == NULL ||
+                  http->handlers.health(http->handlers.arg, reason, sizeof reason - 1);
+    reason[sizeof reason - 1] = '\0';
+    if (detail && http->handlers.detail != NULL) {
+        char body[2 * HTTP_REASON_MAX + 256];
+        http->handlers.detail(http->handlers.arg, healthy, reason, body, sizeof body);
+        if (healthy)
+            reply(req, HTTP_OK, "OK", "application/json", body);
+        else
+            reply(req, HTTP_SERVUNAVAIL, "Service Unavailable", "application/json", body);
+        return;
+    }
+    if (healthy) {
         reply_text(req, HTTP_OK, "OK", "ok\n");
         return;
     }
-    reason[sizeof reason - 1] = '\0';
     char body[HTTP_REASON_MAX + 1];
     snprintf(body, sizeof body, "%s\n", reason[0] != '\0' ? reason : "unhealthy");
     reply_text(req, HTTP_SERVUNAVAIL, "Service Unavailable", body);
@@ -84,6 +94,21 @@ static void serve_metrics(hippo_http *http, struct evhttp_request *req)
     free(page);
 }
 
+/* True when the query string of URI has the parameter NAME (with or without a value). */
+static bool query_has(const struct evhttp_uri *uri, const char *name)
+{
+    const char *q = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
+    size_t n = strlen(name);
+    while (q != NULL && *q != '\0') {
+        if (strncmp(q, name, n) == 0 && (q[n] == '\0' || q[n] == '=' || q[n] == '&'))
+            return true;
+        q = strchr(q, '&');
+        if (q != NULL)
+            q++;
+    }
+    return false;
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     hippo_http *http = arg;
@@ -98,7 +123,7 @@ static void on_request(struct evhttp_request *req, void *arg)
     else if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD)
         reply_text(req, HTTP_BADMETHOD, "Method Not Allowed", "method not allowed\n");
     else if (health)
-        serve_health(http, req);
+        serve_health(http, req, query_has(uri, "detail"));
     else
         serve_metrics(http, req);
 }

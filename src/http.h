@@ -12,6 +12,9 @@ typedef struct hippo_http hippo_http;
 typedef struct hippo_http_handlers {
     /* Returns 1 when healthy; else 0 and writes a one-line reason into REASON. */
     int (*health)(void *arg, char *reason, size_t reason_len);
+    /* GET /healthz?detail: writes a one-line JSON object into OUT (the same status code as
+     * /healthz follows from HEALTHY). May be NULL. */
+    void (*detail)(void *arg, int healthy, const char *reason, char *out, size_t out_len);
     /* Returns the metrics page as a malloc'd string (the listener frees it). */
     char *(*metrics)(void *arg);
     void *arg;

@@ -1,8 +1,9 @@
 /* router.c - routes every incoming stanza by address kind, stanza kind and namespace.
  *
  * Addresses: the bare component domain answers the service IQs (disco, ping, version, the
- * dumbhippo protocol); NODE@domain is a room. Every get/set IQ gets exactly one answer;
- * results and errors are never answered (RFC 6120 8.3.1), only counted. */
+ * dumbhippo protocol) and takes the XEP-0356 permission message and the users' presences
+ * the server forwards with it (handle_privilege.c); NODE@domain is a room. Every get/set IQ gets
+ * exactly one answer; results and errors are never answered (RFC 6120 8.3.1), only counted. */
 #include "router.h"
 #include "send.h"
 
@@ -12,6 +13,7 @@
 
 #include "db.h"
 #include "guid.h"
+#include "handle_privilege.h"
 #include "handlers.h"
 #include "room_handlers.h"
 #include "stanza.h"
@@ -43,7 +45,8 @@ typedef struct stanza_in {
     const char *name;
     enum to_class to;
     enum type_class type;
-    xmpp_stanza_t *payload; /* a checked get/set's only child, else NULL */
+    xmpp_stanza_t *payload; /* a checked get/set's only child, a message's first extension
+                             * element (see extension_of), else NULL */
     const char *ns;         /* the payload's namespace, or NULL */
     char room_id[HIPPO_GUID_LEN + 1];
     const char *nick; /* the resource of the address, or NULL */
@@ -96,6 +99,25 @@ static void version(hippod *d, const stanza_in *in, const char *arg)
     hippo_disco_version(d, in->stanza, in->payload);
 }
 
+static void privilege_message(hippod *d, const stanza_in *in, const char *arg)
+{
+    (void)arg;
+    hippo_logins_privilege_message(d, in->stanza, in->payload);
+}
+
+static void iq_answer(hippod *d, const stanza_in *in, const char *arg)
+{
+    (void)arg;
+    if (!hippo_logins_iq_answer(d, in->stanza))
+        drop(d, in, in->type & T_ERROR ? "error-received" : "unexpected-result");
+}
+
+static void user_presence(hippod *d, const stanza_in *in, const char *arg)
+{
+    (void)arg;
+    hippo_logins_presence(d, in->stanza, !(in->type & T_UNAVAILABLE));
+}
+
 static void room_bounce(hippod *d, const stanza_in *in, const char *arg)
 {
     (void)arg;
@@ -144,6 +166,7 @@ static const struct route {
     const char *arg; /* the drop reason or the error text */
 } routes[] = {
     /* the component domain */
+    {TO_SERVICE, "iq", T_RESULT | T_ERROR, NULL, iq_answer, NULL}, /* the resync ping's */
     {TO_SERVICE, NULL, T_ERROR, NULL, drop, "error-received"},
     {TO_SERVICE, NULL, T_RESULT, NULL, drop, "unexpected-result"},
     {TO_SERVICE, "iq", T_GET | T_SET, HIPPO_NS_PROTOCOL_PREFIX "*", protocol_iq, NULL},
@@ -152,7 +175,11 @@ static const struct route {
     {TO_SERVICE, "iq", T_GET, HIPPO_NS_PING, ping, NULL},
     {TO_SERVICE, "iq", T_GET, HIPPO_NS_VERSION, version, NULL},
     {TO_SERVICE, "iq", T_ANY, NULL, refuse, "this service does not handle that request"},
+    /* XEP-0356: the server's permission announcement, then its users' presences */
+    {TO_SERVICE, "message", T_NONE | T_OTHER, HIPPO_NS_PRIVILEGE_PREFIX "*", privilege_message,
+     NULL},
     {TO_SERVICE, "message", T_ANY, NULL, refuse, "messages to the service itself are not handled"},
+    {TO_SERVICE, "presence", T_NONE | T_AVAILABLE | T_UNAVAILABLE, NULL, user_presence, NULL},
     {TO_SERVICE, "presence", T_ANY, NULL, drop, "presence-to-service"},
     /* rooms and their occupants */
     {TO_ROOM, NULL, T_ERROR, NULL, room_bounce, NULL},
@@ -199,6 +226,21 @@ static bool ns_matches(const char *pattern, const char *ns)
     return strcmp(pattern, ns) == 0;
 }
 
+/* A message's first child element in a namespace of its own (an extension such as
+ * <privilege/>), or NULL: children in the stream's namespaces (<body/>, <subject/>) are
+ * skipped whether the parser gave them their namespace or none. */
+static xmpp_stanza_t *extension_of(xmpp_stanza_t *message)
+{
+    const char *own = xmpp_stanza_get_ns(message);
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(message); c; c = xmpp_stanza_get_next(c)) {
+        const char *ns = xmpp_stanza_is_tag(c) ? xmpp_stanza_get_ns(c) : NULL;
+        if (ns && (!own || strcmp(ns, own) != 0) && strcmp(ns, "jabber:client") != 0 &&
+            strcmp(ns, "jabber:component:accept") != 0)
+            return c;
+    }
+    return NULL;
+}
+
 static const struct route *route_of(const stanza_in *in)
 {
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
@@ -234,10 +276,12 @@ static bool parse_address(hippod *d, const char *to, stanza_in *in, char **node,
 
 /* While a graceful stop drains, only what ends work is taken: results and errors (pings
  * answered, bounces) and leaves. A new request would start work the stop must not wait
- * for, so it gets a wait error and the client retries once hippod is back. */
+ * for, so it gets a wait error and the client retries once hippod is back. Presences to the
+ * service are no requests (the server forwards them, XEP-0356): never answered. */
 static bool taken_while_stopping(const stanza_in *in)
 {
-    return in->type & (T_RESULT | T_ERROR | T_UNAVAILABLE);
+    return (in->type & (T_RESULT | T_ERROR | T_UNAVAILABLE)) ||
+           (in->to == TO_SERVICE && strcmp(in->name, "presence") == 0);
 }
 
 static void route(hippod *d, stanza_in *in)
@@ -253,6 +297,9 @@ static void route(hippod *d, stanza_in *in)
         if (!in->payload)
             return;
         in->ns = xmpp_stanza_get_ns(in->payload);
+    } else if (in->to == TO_SERVICE && strcmp(in->name, "message") == 0) { /* not rooms': hot */
+        in->payload = extension_of(in->stanza);
+        in->ns = in->payload ? xmpp_stanza_get_ns(in->payload) : NULL;
     }
     const struct route *r = route_of(in);
     if (r)

@@ -458,14 +458,15 @@ class Stack:
         return pg
 
     def prosody(self, secret="s3cret", extra_config="", log_level="info", c2s_port=None,
-                component_port=None, vhost_config=""):
+                component_port=None, vhost_config="", component_config=""):
         """A started private Prosody 0.12 (EXTRA_CONFIG: Lua text added to the global
         section; VHOST_CONFIG: Lua text in the user VirtualHost's section, e.g. a module
-        enabled there alone; the ports are tried first when given, else free ones are
-        picked)."""
+        enabled there alone; COMPONENT_CONFIG: Lua text in hippod's Component section; the
+        ports are tried first when given, else free ones are picked)."""
         srv = self._add(Prosody(self, self.path(self._name("prosody")), secret,
                                 extra_config, log_level, (c2s_port, component_port)))
         srv.vhost_config = vhost_config
+        srv.component_config = component_config
         srv.start()
         return srv
 
@@ -844,6 +845,7 @@ class Prosody(_XmppServer):
 
     kind = "prosody"
     vhost_config = ""
+    component_config = ""
 
     def __init__(self, *args):
         super().__init__(*args)
@@ -881,6 +883,7 @@ VirtualHost "{self.domain}"
 {self.vhost_config}
 Component "{self.component_domain}"
     component_secret = "{secret}"
+{self.component_config}
 """
         with open(self.config_path, "w") as f:
             f.write(text)

@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "fakes.h"
+#include "handle_privilege.h"
 #include "handlers.h"
 #include "post_payload.h"
 #include "push_kinds.h"
