@@ -9,7 +9,8 @@ A private PostgreSQL (durable unless --unsafe-fast-db) with R rooms of N present
 statement hippod sends, `SELECT b.i, (b.r).* FROM hippo.room_message_batch(...)`, run back
 to back over one connection (psql, PREPARE/EXECUTE) with batches of B messages from random
 occupants to their rooms, first with every sender checked in full (a room hippod does not
-remember), then with every sender "known" (hippod's steady state, sql/013). It reports per
+remember), then with every sender "known" (hippod's steady state, sql/013; a batch of one
+known message is hippod's plain statement room_message_known, read from src/rooms.c). It reports per
 mode and batch size: messages stored per second, the
 backend's CPU time per message and per delivery (a 'to' row: N per message), and the
 server's total. No XMPP server and no hippod: what the database costs per message, and how
@@ -17,7 +18,9 @@ group commit divides it. Needs /usr/bin/python3, root, and a build with hippod a
 (--build). Figures and method: docs/performance.md.
 """
 
+import os
 import random
+import re
 import subprocess
 import sys
 import time
@@ -67,17 +70,32 @@ def literal(items):
     return "'{" + ",".join('"' + x + '"' for x in items) + "}'"
 
 
+def known_statement():
+    """hippod's plain statement for one known message, read from src/rooms.c (its C string
+    literals after the name), so that this measures exactly what hippod runs."""
+    src = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src",
+                            "rooms.c")).read()
+    start = src.index('"room_message_known",') + len('"room_message_known",')
+    body = src[start:src.index("4);", start)]
+    return "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', body))
+
+
 def script(layout, batch, messages, rng, known):
     """A psql script of MESSAGES messages in batches of BATCH; KNOWN: every sender is sent
     as remembered present by hippod (its steady state), else every one is checked in full
     and its room's recipients are returned (a room hippod does not remember)."""
-    lines = [STATEMENT]
+    one = known and batch == 1  # what hippod then sends: room_message_known
+    lines = [f"PREPARE one(text, text, text, boolean) AS {known_statement()};\n" if one
+             else STATEMENT]
     for start in range(0, messages, batch):
         n = min(batch, messages - start)
         picks = [rng.choice(layout) for _ in range(n)]
         rooms = [room for room, _ in picks]
         jids = [rng.choice(members) for _, members in picks]
         bodies = [f"bench {start + k}" for k in range(n)]
+        if one:
+            lines.append(f"EXECUTE one('{rooms[0]}', '{jids[0]}', '{bodies[0]}', true);\n")
+            continue
         lines.append(f"EXECUTE store({literal(rooms)}, {literal(jids)}, {literal(bodies)}, "
                      f"{literal(['t'] * n)}, {literal(['t' if known else 'f'] * n)});\n")
     return "".join(lines)

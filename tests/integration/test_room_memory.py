@@ -121,6 +121,35 @@ class RoomMemory(unittest.TestCase):
             return message_info(got).get("name") == "David"
         self.assertTrue(within(1.0, renamed), "the echo kept the old name")
 
+    def test_known_sender_no_longer_present_is_checked_in_full(self):
+        """The plain statement for one known message (rooms.c room_message_known) falls back
+        to the full check when the sender is not present any more: here its row went without
+        a notification, so hippod still remembers it."""
+        w = self.w
+        group = w.group("Gone", members=["alice", "bob"])
+        room = room_of(group)
+        alice, bob = self.clients("alice", "bob")
+        muc_join(alice, room, "Alice")
+        classic_join(bob, room)
+        sync(alice, room)
+        sync(bob, room)
+        echo(alice, (alice, bob), room, "learn", groupchat=True)
+        before = known(w)
+        w.pg.psql("BEGIN; ALTER TABLE hippo.room_occupants DISABLE TRIGGER room_occupants_changed;"
+                  f" DELETE FROM hippo.room_occupants WHERE room_id = '{group}';"
+                  " ALTER TABLE hippo.room_occupants ENABLE TRIGGER room_occupants_changed;"
+                  " COMMIT;", admin=True)
+        say(alice, room, "not present", groupchat=True)
+        err = alice.wait_for(error_reply("message"), timeout=5)
+        self.assertIsNotNone(err.find(".//{urn:ietf:params:xml:ns:xmpp-stanzas}not-acceptable"),
+                             harness.tostring(err))
+        got = echo(bob, (bob,), room, "classic, not present")[0]  # its own echo
+        self.assertEqual(known(w) - before, 2, "the messages did not go as known")
+        stored = w.pg.psql(f"SELECT body FROM hippo.room_messages WHERE room_id = '{group}'"
+                           " ORDER BY serial")
+        self.assertEqual(stored.splitlines(), ["learn", "classic, not present"])
+        self.assertEqual(message_info(got).get("serial"), "1")
+
     def test_join_is_stored_at_once(self):
         w = self.w
         post = w.post("alice", to=["erin"])

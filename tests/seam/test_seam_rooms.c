@@ -769,7 +769,8 @@ static void test_room_remembered_until_notified(void **state)
     send_and_learn(s, "one", "7");
     seam_feed_xml(s, "<message from='" ALICE "' to='" ROOM_JID "' type='groupchat' id='k2'>"
                      "<body>two</body></message>");
-    expect_room_statement(s, "room_message_batch", MESSAGE_TO_ROOM(ALICE, "two", "t"));
+    /* one known message: the plain statement (rooms.c), answered as a batch */
+    expect_room_statement(s, "room_message_known", SEAM_LIST(ROOM, ALICE, "two", "t"));
     seam_answer_batch_rows(s, SEAM_LIST("1"), ((seam_room_row[]){known_row(U_ALICE, "8")}));
     const char *sent = seam_next_sent(s);
     assert_non_null(strstr(sent, "from=\"" ROOM_JID "/Alice\" id=\"k2\" to=\"" ALICE "\""));
@@ -791,6 +792,33 @@ static void test_room_remembered_until_notified(void **state)
     seam_feed_xml(s, "<message from='" ALICE "' to='" ROOM_JID "' type='groupchat'>"
                      "<body>four</body></message>");
     expect_room_statement(s, "room_message_batch", MESSAGE_TO_ROOM(ALICE, "four", "f"));
+}
+
+/* Known messages that wait behind a batch go together in the batch function, all known. */
+static void test_known_messages_batch_together(void **state)
+{
+    seam *s = *state;
+    send_and_learn(s, "one", "7");
+    seam_feed_xml(s, "<message from='" ALICE "' to='" ROOM_JID "' type='groupchat'>"
+                     "<body>two</body></message>");
+    expect_room_statement(s, "room_message_known", SEAM_LIST(ROOM, ALICE, "two", "t"));
+    seam_feed_xml(s, "<message from='" BOB "' to='" ROOM_JID "'><body>three</body></message>");
+    seam_feed_xml(s, "<message from='" ALICE "' to='" ROOM_JID "' type='groupchat'>"
+                     "<body>four</body></message>");
+    seam_expect_no_query(s);
+    seam_answer_batch_rows(s, SEAM_LIST("1"), ((seam_room_row[]){known_row(U_ALICE, "8")}));
+    expect_sent_with(s, ALICE, "two", "8");
+    expect_sent_with(s, BOB, "two", "8");
+    expect_room_statement(s, "room_message_batch",
+                          SEAM_LIST("{\"" ROOM "\",\"" ROOM "\"}", "{\"" BOB "\",\"" ALICE "\"}",
+                                    "{\"three\",\"four\"}", "{\"f\",\"t\"}", "{\"t\",\"t\"}"));
+    seam_answer_batch_rows(s, SEAM_LIST("1", "2"),
+                           ((seam_room_row[]){known_row(U_BOB, "9"), known_row(U_ALICE, "10")}));
+    expect_sent_with(s, ALICE, "three", "9");
+    expect_sent_with(s, BOB, "three", "9");
+    expect_sent_with(s, ALICE, "four", "10");
+    expect_sent_with(s, BOB, "four", "10");
+    seam_expect_nothing_sent(s);
 }
 
 /* A leave (or a join) makes hippod forget the room until its answer came back; a batch
@@ -824,7 +852,7 @@ static void test_leave_keeps_the_room_forgotten_until_answered(void **state)
     send_and_learn(s, "three", "9");
     seam_feed_xml(s, "<message from='" ALICE "' to='" ROOM_JID "' type='groupchat'>"
                      "<body>four</body></message>");
-    expect_room_statement(s, "room_message_batch", MESSAGE_TO_ROOM(ALICE, "four", "t"));
+    expect_room_statement(s, "room_message_known", SEAM_LIST(ROOM, ALICE, "four", "t"));
     /* every room forgotten (also what the database's coming back does) */
     seam_db_notify(s, "hippo_rooms", "*");
     seam_answer_batch_rows(s, SEAM_LIST("1"), ((seam_room_row[]){known_row(U_ALICE, "10")}));
@@ -868,6 +896,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_failed_batch_answers_its_messages_and_the_next_one_goes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_room_remembered_until_notified, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_known_messages_batch_together, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leave_keeps_the_room_forgotten_until_answered, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_rate_limit_refuses_without_database, setup, teardown),
