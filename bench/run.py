@@ -249,6 +249,8 @@ def one_run(a, harness, kind, target, rooms, occupants, rate, warmup, duration):
         res["loadavg_1min"] = [load_before, os.getloadavg()[0]]
         if mam_pg:
             res["archived"] = archived(mam_pg)
+        if target == "hippod":
+            res["hippod_rooms"] = room_counters(harness, h)
     res["target"] = target
     res["server"] = kind
     return res
@@ -265,6 +267,14 @@ def archived(pg):
                           "WHERE relname = 'prosodyarchive'"],
                          capture_output=True, text=True, timeout=60)
     return int(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip() else None
+
+
+def room_counters(harness, h):
+    """hippod's room-path counters over the whole run (joins, warm-up and window): batches,
+    messages, and the messages of senders it remembered present (room_state.h)."""
+    text = h.metrics()
+    names = ("room_batches", "room_batch_messages", "room_known_messages")
+    return {n: harness.metric_value(text, f"hippod_{n}_total") for n in names}
 
 
 def us(res, label):
@@ -294,6 +304,11 @@ def status(res):
         return f"undelivered {res['lost']}, errors {res['errors']}"
     due = res["expected"] / res["window_s"] if res["window_s"] else 0
     archive = f", {res['archived']} archived" if "archived" in res else ""
+    rc = res.get("hippod_rooms")
+    if rc and rc["room_batches"]:
+        archive += (f", {rc['room_batch_messages'] / rc['room_batches']:.1f} msgs/batch, "
+                    f"{100 * (rc['room_known_messages'] or 0) / max(rc['room_batch_messages'], 1):.0f}"
+                    "% known")
     if due and res["delivered_per_s"] < 0.95 * due:
         return f"ok, but saturated: {due:.0f}/s due in the window{archive}"
     return "ok" + archive

@@ -62,6 +62,7 @@ static const key_def keys[] = {
     {SEC_COMPONENT, "secret_file", K_SECRET_FILE, 0, 0, 0, false},
     {SEC_COMPONENT, "reconnect_min_ms", K_INT, FIELD(reconnect_min_ms), 1, 3600000, false},
     {SEC_COMPONENT, "reconnect_max_ms", K_INT, FIELD(reconnect_max_ms), 1, 3600000, false},
+    {SEC_COMPONENT, "standby_retry_ms", K_INT, FIELD(standby_retry_ms), 100, 60000, false},
     {SEC_COMPONENT, "stop_timeout_ms", K_INT, FIELD(stop_timeout_ms), 0, 60000, false},
     {SEC_DATABASE, "conninfo", K_CONNINFO, FIELD(database_conninfo), 0, 0, true},
     {SEC_DATABASE, "connections", K_INT, FIELD(database_connections), 1, 16, false},
@@ -873,6 +874,7 @@ static int set_defaults(parser *p, const char *path)
     cfg->component_port = 5347;
     cfg->reconnect_min_ms = 250;
     cfg->reconnect_max_ms = 30000;
+    cfg->standby_retry_ms = 1000;
     cfg->stop_timeout_ms = 5000;
     cfg->database_connections = 1;
     cfg->database_max_queue_ms = 500;

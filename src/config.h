@@ -41,6 +41,7 @@ typedef struct hippo_config {
     char *component_secret; /* resolved from secret, secret_file or credentials; never logged */
     int reconnect_min_ms;   /* first retry delay, default 250 */
     int reconnect_max_ms;   /* backoff cap, default 30000 */
+    int standby_retry_ms;   /* retry interval while another hippod holds the domain, 1000 */
     int stop_timeout_ms;    /* a graceful stop waits this long for work in flight; 5000 */
     /* CHECK mode only: the secret is left to HIPPO_SECRET_CREDENTIAL and was not read */
     bool secret_from_credential;

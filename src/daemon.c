@@ -30,12 +30,21 @@ static const char *link_down_reason(const hippod *d)
     return d->link_started ? hippo_link_down_reason(d->link) : "waiting for the database";
 }
 
+/* Waiting to take over from another hippod that holds the component domain. */
+static bool standby(const hippod *d)
+{
+    return d->link_started && hippo_link_is_standby(d->link);
+}
+
 static void update_status(hippod *d)
 {
     const char *link_reason = link_down_reason(d);
     const char *db_reason = hippo_db_down_reason(d->db);
     char status[sizeof d->last_status];
-    snprintf(status, sizeof status, "xmpp: %s%s%s; database: %s%s%s", link_reason ? "down (" : "up",
+    snprintf(status, sizeof status, "xmpp: %s%s%s; database: %s%s%s",
+             standby(d)    ? "standby ("
+             : link_reason ? "down ("
+                           : "up",
              link_reason ? link_reason : "", link_reason ? ")" : "", db_reason ? "down (" : "up",
              db_reason ? db_reason : "", db_reason ? ")" : "");
     if (strcmp(status, d->last_status) == 0)
@@ -52,11 +61,15 @@ static int health(void *arg, char *reason, size_t reason_len)
     const char *link_reason = link_down_reason(d);
     const char *db_reason = hippo_db_down_reason(d->db);
     if (!link_reason && !db_reason)
-        return 1;
+        return HIPPO_HEALTH_OK;
+    if (standby(d) && !db_reason) {
+        snprintf(reason, reason_len, "%s", link_reason);
+        return HIPPO_HEALTH_STANDBY;
+    }
     snprintf(reason, reason_len, "%s%s%s%s%s", link_reason ? "xmpp link down: " : "",
              link_reason ? link_reason : "", link_reason && db_reason ? "; " : "",
              db_reason ? "database down: " : "", db_reason ? db_reason : "");
-    return 0;
+    return HIPPO_HEALTH_DOWN;
 }
 
 /* S as the inside of a JSON string into OUT (cut to fit). */
@@ -81,11 +94,21 @@ static void health_detail(void *arg, int healthy, const char *reason, char *out,
     hippod *d = arg;
     char why[512];
     json_escape(reason, why, sizeof why);
+    static const char *const verdicts[] = {[HIPPO_HEALTH_DOWN] = "unhealthy",
+                                           [HIPPO_HEALTH_OK] = "ok",
+                                           [HIPPO_HEALTH_STANDBY] = "standby"};
+    uint64_t last = d->link_started ? hippo_link_last_stanza_usec(d->link) : 0;
+    char age[32] = "null"; /* no stanza yet */
+    if (last)
+        snprintf(age, sizeof age, "%.1f", (double)(hippo_monotonic_usec() - last) / 1e6);
     snprintf(out, len,
              "{\"status\": \"%s\", \"reason\": \"%s\", \"xmpp\": \"%s\", \"database\": \"%s\","
-             " \"privilege\": \"%s\"}\n",
-             healthy ? "ok" : "unhealthy", why, link_down_reason(d) ? "down" : "up",
-             hippo_db_down_reason(d->db) ? "down" : "up", hippo_logins_privilege(d->logins));
+             " \"privilege\": \"%s\", \"last_stanza_age_s\": %s}\n",
+             verdicts[healthy], why,
+             standby(d)            ? "standby"
+             : link_down_reason(d) ? "down"
+                                   : "up",
+             hippo_db_down_reason(d->db) ? "down" : "up", hippo_logins_privilege(d->logins), age);
 }
 
 static char *render_metrics(void *arg)
@@ -331,6 +354,7 @@ static int create_parts(hippod *d)
         .secret = d->cfg.component_secret,
         .reconnect_min_ms = (unsigned)d->cfg.reconnect_min_ms,
         .reconnect_max_ms = (unsigned)d->cfg.reconnect_max_ms,
+        .standby_retry_ms = (unsigned)d->cfg.standby_retry_ms,
         .on_stanza = on_link_stanza,
         .on_state = on_link_state,
         .arg = d,

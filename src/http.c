@@ -61,20 +61,27 @@ static void reply_text(struct evhttp_request *req, int code, const char *status,
 static void serve_health(hippo_http *http, struct evhttp_request *req, bool detail)
 {
     char reason[HTTP_REASON_MAX] = "";
-    int healthy = http->handlers.health == NULL ||
-                  http->handlers.health(http->handlers.arg, reason, sizeof reason - 1);
+    int healthy = http->handlers.health == NULL
+                      ? HIPPO_HEALTH_OK
+                      : http->handlers.health(http->handlers.arg, reason, sizeof reason - 1);
     reason[sizeof reason - 1] = '\0';
     if (detail && http->handlers.detail != NULL) {
         char body[2 * HTTP_REASON_MAX + 256];
         http->handlers.detail(http->handlers.arg, healthy, reason, body, sizeof body);
-        if (healthy)
+        if (healthy != HIPPO_HEALTH_DOWN)
             reply(req, HTTP_OK, "OK", "application/json", body);
         else
             reply(req, HTTP_SERVUNAVAIL, "Service Unavailable", "application/json", body);
         return;
     }
-    if (healthy) {
+    if (healthy == HIPPO_HEALTH_OK) {
         reply_text(req, HTTP_OK, "OK", "ok\n");
+        return;
+    }
+    if (healthy == HIPPO_HEALTH_STANDBY) { /* healthy: ready to take over */
+        char body[HTTP_REASON_MAX + 1];
+        snprintf(body, sizeof body, "%s\n", reason);
+        reply_text(req, HTTP_OK, "OK", body);
         return;
     }
     char body[HTTP_REASON_MAX + 1];

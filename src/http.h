@@ -9,8 +9,12 @@
 struct event_base;
 typedef struct hippo_http hippo_http;
 
+enum hippo_health { HIPPO_HEALTH_DOWN = 0, HIPPO_HEALTH_OK = 1, HIPPO_HEALTH_STANDBY = 2 };
+
 typedef struct hippo_http_handlers {
-    /* Returns 1 when healthy; else 0 and writes a one-line reason into REASON. */
+    /* Returns HIPPO_HEALTH_OK; else HIPPO_HEALTH_DOWN (503) or HIPPO_HEALTH_STANDBY (200,
+     * "standby: …": healthy, waiting to take over) and writes a one-line reason into
+     * REASON. */
     int (*health)(void *arg, char *reason, size_t reason_len);
     /* GET /healthz?detail: writes a one-line JSON object into OUT (the same status code as
      * /healthz follows from HEALTHY). May be NULL. */

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sdnotify.h"
+
 #define OVERFLOW_LABEL "other"
 
 static const char *const kind_names[HIPPO_STANZA_KIND_COUNT] = {
@@ -278,6 +280,18 @@ static void put_all(FILE *f, const hippo_metrics *m)
     put_gauge(f, "hippod_db_connections_up", "Database connections of the pool that are up.",
               m->db_connections_up);
     put_gauge(f, "hippod_link_up", "1 when the XMPP component link is up, else 0.", m->link_up);
+    put_gauge(f, "hippod_link_standby",
+              "1 while the XMPP server refuses the link with <conflict/>: another hippod holds "
+              "the component domain and this one waits to take over.",
+              m->link_standby);
+    put_header(f, "hippod_link_last_stanza_age_seconds", "gauge",
+               "Seconds since the last stanza arrived over the link; -1 when none arrived yet. "
+               "A connected hippod that receives nothing (a spare) shows a growing age.");
+    fputs("hippod_link_last_stanza_age_seconds ", f);
+    put_double(f, m->link_last_stanza_usec
+                      ? (double)(hippo_monotonic_usec() - m->link_last_stanza_usec) / 1e6
+                      : -1.0);
+    fputc('\n', f);
 }
 
 char *hippo_metrics_render(const hippo_metrics *m)

@@ -55,6 +55,8 @@ typedef struct hippo_metrics {
     bool db_up;                     /* connection 0: the one LISTEN and the push outbox use */
     unsigned db_connections_up;     /* of the whole pool */
     bool link_up;
+    bool link_standby;              /* refused with <conflict/>: another hippod is connected */
+    uint64_t link_last_stanza_usec; /* monotonic, of the last stanza received; 0: none */
 } hippo_metrics;
 
 void hippo_metrics_init(hippo_metrics *m);

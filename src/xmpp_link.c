@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "backoff.h"
+#include "sdnotify.h"
 
 #define LINK_TICK_MS 100
 #define LINK_CLOSE_TIMEOUT_S 3
@@ -61,6 +62,8 @@ struct hippo_link {
     char logged_reason[256];   /* the last failure logged at warning level */
     const char *forced_reason; /* why we closed the connection ourselves, if we did */
     int connect_error;         /* the socket's error while connecting, 0 if none */
+    bool standby;              /* the last attempt was refused with <conflict/> */
+    uint64_t last_stanza_usec; /* monotonic, of the last stanza received; 0: none */
 };
 
 /*
@@ -150,10 +153,18 @@ static const char *stream_error_name(xmpp_error_type_t type)
 static void describe_failure(hippo_link *link, bool was_connecting, int error,
                              const xmpp_stream_error_t *se)
 {
+    /* Prosody refuses a second connection for a component domain with <conflict/>: this
+     * hippod is then the standby of the one connected (docs/deployment.md, "Several
+     * hippods"), not failing. */
+    link->standby = !link->forced_reason && se && se->type == XMPP_SE_CONFLICT;
     if (link->forced_reason) {
         snprintf(link->reason, sizeof link->reason, "%s", link->forced_reason);
         link->forced_reason = NULL;
-    } else if (se && se->type == XMPP_SE_NOT_AUTHORIZED)
+    } else if (se && se->type == XMPP_SE_CONFLICT)
+        snprintf(link->reason, sizeof link->reason,
+                 "standby: another connection holds %s (conflict); trying again every %u ms",
+                 link->opts.domain, link->opts.standby_retry_ms);
+    else if (se && se->type == XMPP_SE_NOT_AUTHORIZED)
         snprintf(link->reason, sizeof link->reason,
                  "server rejected the component secret for %s (not-authorized)", link->opts.domain);
     else if (se)
@@ -245,7 +256,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 static void schedule_retry(hippo_link *link)
 {
-    uint32_t ms = hippo_backoff_next(&link->backoff);
+    /* a standby retries at a short fixed interval, to take over soon after the active one
+     * is gone; the backoff is for failures */
+    uint32_t ms = link->standby ? link->opts.standby_retry_ms : hippo_backoff_next(&link->backoff);
     struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
     link->state = LINK_WAITING;
     evtimer_add(link->ev_retry, &tv);
@@ -256,8 +269,12 @@ static void schedule_retry(hippo_link *link)
 static void log_failure(hippo_link *link, bool was_up)
 {
     bool fresh = was_up || strcmp(link->reason, link->logged_reason) != 0;
-    hippo_log(link->log, fresh ? HIPPO_LOG_WARNING : HIPPO_LOG_DEBUG,
-              "xmpp link down: %s; retrying with backoff", link->reason);
+    if (link->standby)
+        hippo_log(link->log, fresh ? HIPPO_LOG_NOTICE : HIPPO_LOG_DEBUG, "xmpp link: %s",
+                  link->reason);
+    else
+        hippo_log(link->log, fresh ? HIPPO_LOG_WARNING : HIPPO_LOG_DEBUG,
+                  "xmpp link down: %s; retrying with backoff", link->reason);
     if (fresh)
         snprintf(link->logged_reason, sizeof link->logged_reason, "%s", link->reason);
 }
@@ -265,6 +282,7 @@ static void log_failure(hippo_link *link, bool was_up)
 static void link_failed(hippo_link *link, bool was_up)
 {
     link->metrics->link_up = false;
+    link->metrics->link_standby = link->standby;
     log_failure(link, was_up);
     schedule_retry(link);
     if (link->opts.on_state)
@@ -310,6 +328,8 @@ static int on_stanza(xmpp_conn_t *conn, xmpp_stanza_t *stanza, void *arg)
 {
     (void)conn;
     hippo_link *link = arg;
+    link->last_stanza_usec = hippo_monotonic_usec();
+    link->metrics->link_last_stanza_usec = link->last_stanza_usec;
     if (link->opts.on_stanza)
         link->opts.on_stanza(stanza, link->opts.arg);
     return 1; /* stay registered */
@@ -326,8 +346,11 @@ static void link_connected(hippo_link *link)
         link->handler_added = true;
     }
     link->metrics->link_up = true;
-    hippo_log(link->log, HIPPO_LOG_NOTICE, "xmpp link up: %s:%d as %s", link->opts.host,
-              link->opts.port, link->opts.domain);
+    link->metrics->link_standby = false;
+    hippo_log(link->log, HIPPO_LOG_NOTICE, "xmpp link up: %s:%d as %s%s", link->opts.host,
+              link->opts.port, link->opts.domain,
+              link->standby ? " (standby no more: taking over)" : "");
+    link->standby = false;
     if (link->opts.on_state)
         link->opts.on_state(true, NULL, false, link->opts.arg);
 }
@@ -441,6 +464,16 @@ void hippo_link_start(hippo_link *link)
     struct timeval tick = {.tv_sec = 0, .tv_usec = LINK_TICK_MS * 1000};
     event_add(link->ev_tick, &tick);
     connect_now(link);
+}
+
+bool hippo_link_is_standby(const hippo_link *link)
+{
+    return link->standby && link->state != LINK_UP;
+}
+
+uint64_t hippo_link_last_stanza_usec(const hippo_link *link)
+{
+    return link->last_stanza_usec;
 }
 
 bool hippo_link_is_up(const hippo_link *link)

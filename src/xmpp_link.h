@@ -4,6 +4,7 @@
 #define HIPPO_XMPP_LINK_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <strophe.h>
 
 #include "log.h"
@@ -25,7 +26,8 @@ typedef struct hippo_link_options {
     const char *secret;
     unsigned reconnect_min_ms;
     unsigned reconnect_max_ms;
-    bool debug_xml; /* forward libstrophe's debug output (stanza dumps) to the log */
+    unsigned standby_retry_ms; /* the fixed retry interval while on standby */
+    bool debug_xml;            /* forward libstrophe's debug output (stanza dumps) to the log */
     hippo_link_stanza_cb on_stanza;
     hippo_link_state_cb on_state;
     void *arg;
@@ -39,6 +41,12 @@ hippo_link *hippo_link_new(struct event_base *base, const hippo_link_options *op
 void hippo_link_start(hippo_link *link);
 
 bool hippo_link_is_up(const hippo_link *link);
+/* The server refused the connection with a stream <conflict/>: another process holds the
+ * component domain (Prosody allows one connection per component). The link is then the
+ * standby: it retries at the fixed standby_retry_ms and takes over when that one is gone. */
+bool hippo_link_is_standby(const hippo_link *link);
+/* Monotonic microseconds of the last stanza received, 0 when none since start. */
+uint64_t hippo_link_last_stanza_usec(const hippo_link *link);
 const char *hippo_link_down_reason(const hippo_link *link);
 xmpp_ctx_t *hippo_link_ctx(hippo_link *link);
 const char *hippo_link_domain(const hippo_link *link);

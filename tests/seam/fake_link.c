@@ -50,6 +50,18 @@ bool hippo_link_is_up(const hippo_link *link)
     return link->up;
 }
 
+bool hippo_link_is_standby(const hippo_link *link)
+{
+    (void)link;
+    return false;
+}
+
+uint64_t hippo_link_last_stanza_usec(const hippo_link *link)
+{
+    (void)link;
+    return 0;
+}
+
 const char *hippo_link_down_reason(const hippo_link *link)
 {
     return link->up ? NULL : "fake link down";

@@ -146,6 +146,7 @@ static void test_minimal_config_gets_all_defaults(void **state)
     assert_string_equal(cfg.component_secret, SECRET);
     assert_int_equal(cfg.reconnect_min_ms, 250);
     assert_int_equal(cfg.reconnect_max_ms, 30000);
+    assert_int_equal(cfg.standby_retry_ms, 1000);
     assert_int_equal(cfg.stop_timeout_ms, 5000);
     assert_string_equal(cfg.database_conninfo, "dbname=hippo");
     assert_int_equal(cfg.database_connections, 1);
@@ -180,6 +181,7 @@ static void test_every_key_is_read(void **state)
             "secret: " SECRET "\n"
             "reconnect_min_ms = 100\n"
             "reconnect_max_ms = 100\n"
+            "standby_retry_ms = 200\n"
             "stop_timeout_ms = 0\n"
             "[database]\n"
             "conninfo = host=/var/run/postgresql dbname=hippo password='a b'\n"
@@ -206,6 +208,7 @@ static void test_every_key_is_read(void **state)
     assert_string_equal(cfg.component_secret, SECRET);
     assert_int_equal(cfg.reconnect_min_ms, 100);
     assert_int_equal(cfg.reconnect_max_ms, 100);
+    assert_int_equal(cfg.standby_retry_ms, 200);
     assert_int_equal(cfg.stop_timeout_ms, 0);
     assert_string_equal(cfg.database_conninfo,
                         "host=/var/run/postgresql dbname=hippo password='a b'");
@@ -247,6 +250,8 @@ static void test_bad_component_values(void **state)
         {COMPONENT "port =\n" DATABASE, 5, "[component] port: ", "empty value"},
         {COMPONENT "reconnect_min_ms = 0\n" DATABASE, 5,
          "[component] reconnect_min_ms: ", "out of range"},
+        {COMPONENT "standby_retry_ms = 99\n" DATABASE, 5,
+         "[component] standby_retry_ms: ", "\"99\" is out of range (100..60000)"},
         {COMPONENT "stop_timeout_ms = -1\n" DATABASE, 5,
          "[component] stop_timeout_ms: ", "\"-1\" is out of range (0..60000)"},
         {COMPONENT "stop_timeout_ms = 60001\n" DATABASE, 5,
