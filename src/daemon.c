@@ -163,14 +163,14 @@ static void on_db_state(bool up, const char *reason, void *arg)
     hippo_rooms_sweep(d);
 }
 
-void hippod_on_db_notify(const char *channel, const char *payload, void *arg)
+void hippod_on_db_notify(const char *channel, const char *payload, bool own, void *arg)
 {
     /* the outbox table holds the events; user changes clear the whole cache */
     hippod *d = arg;
     if (strcmp(channel, HIPPO_USERS_CHANNEL) == 0)
         hippo_user_cache_clear(d->users);
     else if (strcmp(channel, HIPPO_ROOMS_CHANNEL) == 0)
-        hippo_rooms_forget(d->rooms, payload);
+        hippo_rooms_notified(d, payload, own);
     else
         hippo_push_wake(d->push);
 }

@@ -318,13 +318,22 @@ static void drain_results(struct db_conn *c)
     }
 }
 
+/* Whether backend PID is one of this pool's sessions. */
+static bool own_backend(const hippo_db *db, int pid)
+{
+    for (unsigned i = 0; i < db->n_conns; i++)
+        if (db->conns[i].conn && PQbackendPID(db->conns[i].conn) == pid)
+            return true;
+    return false;
+}
+
 static void drain_notifications(struct db_conn *c)
 {
     const hippo_db_options *opts = &c->db->opts;
     PGnotify *n;
     while (c->conn && (n = PQnotifies(c->conn)) != NULL) {
         if (opts->on_notify)
-            opts->on_notify(n->relname, n->extra, opts->arg);
+            opts->on_notify(n->relname, n->extra, own_backend(c->db, n->be_pid), opts->arg);
         PQfreemem(n);
     }
 }

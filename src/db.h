@@ -24,7 +24,8 @@ typedef struct hippo_db hippo_db;
 typedef void (*hippo_db_result_cb)(const PGresult *res, const char *error, void *arg);
 /* Called on every change between up and down; REASON says why it is down. */
 typedef void (*hippo_db_state_cb)(bool up, const char *reason, void *arg);
-typedef void (*hippo_db_notify_cb)(const char *channel, const char *payload, void *arg);
+/* OWN: the notification was raised by one of this pool's own sessions. */
+typedef void (*hippo_db_notify_cb)(const char *channel, const char *payload, bool own, void *arg);
 
 typedef struct hippo_db_options {
     const char *conninfo;

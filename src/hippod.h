@@ -63,7 +63,7 @@ void hippod_free_state(hippod *d);
 
 /* daemon.c: what a NOTIFY from PostgreSQL changes (a hippo_db_notify_cb; ARG is the
  * hippod). */
-void hippod_on_db_notify(const char *channel, const char *payload, void *arg);
+void hippod_on_db_notify(const char *channel, const char *payload, bool own, void *arg);
 
 /* Runs the daemon with an already loaded configuration until SIGTERM/SIGINT.
  * Returns the process exit status. */

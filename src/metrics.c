@@ -274,6 +274,10 @@ static void put_all(FILE *f, const hippo_metrics *m)
     put_counter(f, "hippod_room_known_messages_total",
                 "Room messages whose sender hippod remembered present: checked only for presence.",
                 m->room_known_messages);
+    put_counter(f, "hippod_room_foreign_joins_total",
+                "Joins to rooms this hippod serves that another hippod handled: the XMPP server "
+                "spreads a room's stanzas over several hippods, so its order is not guaranteed.",
+                m->room_foreign_joins);
     put_latency(f, m);
     put_gauge(f, "hippod_db_up",
               "1 when the database connection 0 (LISTEN, push outbox) is up, else 0.", m->db_up);

@@ -52,6 +52,7 @@ typedef struct hippo_metrics {
     uint64_t room_batches;          /* hippo.room_message_batch statements sent */
     uint64_t room_batch_messages;   /* ... and the messages in them */
     uint64_t room_known_messages;   /* ... of senders remembered present (room_state.h) */
+    uint64_t room_foreign_joins;    /* joins to rooms this hippod serves, by another hippod */
     bool db_up;                     /* connection 0: the one LISTEN and the push outbox use */
     unsigned db_connections_up;     /* of the whole pool */
     bool link_up;

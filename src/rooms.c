@@ -11,6 +11,7 @@
 #include "rooms.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "room_music.h"
 #include "room_op.h"
@@ -69,6 +70,37 @@ void hippo_rooms_prepare(hippo_db *db)
 void hippo_rooms_forget(hippo_rooms *r, const char *room_id)
 {
     hippo_room_states_forget(r->states, room_id);
+}
+
+/* With each room on one hippod (docs/deployment.md, "Several hippods on one domain") only
+ * that hippod joins resources to it; a join by another one, while this one serves the room,
+ * shows that the XMPP server spreads the room's stanzas (ejabberd without domain_balancing),
+ * so its members can see messages out of serial order. Logged at the 1st, 2nd, 4th … */
+static void foreign_join(hippod *d, const char *room_id)
+{
+    uint64_t n = ++d->metrics.room_foreign_joins;
+    if ((n & (n - 1)) == 0)
+        hippo_log(&d->log, HIPPO_LOG_WARNING,
+                  "room %s: a resource joined through another hippod while this one serves "
+                  "the room: the XMPP server spreads the domain's rooms over several hippods, "
+                  "so room order is not guaranteed (configure domain_balancing; %llu such joins)",
+                  room_id, (unsigned long long)n);
+}
+
+void hippo_rooms_notified(hippod *d, const char *payload, bool own)
+{
+    char room_id[HIPPO_GUID_LEN + 1];
+    size_t len = strcspn(payload, " ");
+    if (len > HIPPO_GUID_LEN) {
+        hippo_rooms_forget(d->rooms, "*"); /* not a room id: forget to be safe */
+        return;
+    }
+    memcpy(room_id, payload, len);
+    room_id[len] = '\0';
+    if (!own && strcmp(payload + len, " join") == 0 &&
+        hippo_room_states_get(d->rooms->states, room_id))
+        foreign_join(d, room_id);
+    hippo_rooms_forget(d->rooms, room_id);
 }
 
 /* Buckets for this many senders at most (rate_limit.h says what happens beyond). */

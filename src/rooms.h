@@ -15,9 +15,14 @@ void hippo_rooms_free(hippo_rooms *r);
 /* Registers the rooms' prepared statements, and LISTENs on HIPPO_ROOMS_CHANNEL. */
 void hippo_rooms_prepare(hippo_db *db);
 
-/* PostgreSQL notifies this channel with a room id when the room's occupants changed, "*"
- * for every room (sql/013_room_memory.sql). */
+/* PostgreSQL notifies this channel with a room id when the room's occupants changed ("ID
+ * join" when a resource joined), "*" for every room (sql/013, sql/018). */
 #define HIPPO_ROOMS_CHANNEL "hippo_rooms"
+
+/* A notification of HIPPO_ROOMS_CHANNEL (OWN: raised by one of this hippod's sessions): the
+ * room is forgotten; a join by another session to a room this hippod remembers is counted
+ * and logged, as it means the XMPP server spreads the room over several hippods. */
+void hippo_rooms_notified(hippod *d, const char *payload, bool own);
 
 /* Forgets what is remembered of ROOM_ID ("*": of every room); call on a notification of
  * HIPPO_ROOMS_CHANNEL, and with "*" whenever notifications may have been missed. */

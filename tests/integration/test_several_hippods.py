@@ -1,12 +1,14 @@
 #!/usr/bin/python3
 """Two active hippods behind ejabberd 23.01 with domain_balancing bare_destination
-(docs/deployment.md, "Several hippods on one domain").
+(docs/deployment.md, "Several hippods on one domain"), and without it.
 
 20 group rooms with four members, two in each dialect. ejabberd sends each room always to
 the same hippod, so every member sees every message once and in serial order, and both
 hippods serve rooms. One hippod is then SIGKILLed during a burst and started again 1 s
 later, as systemd would: no message anybody saw echoed is missing from the database, no
-serial is taken twice, and every room answers again within 3 s of the restart."""
+serial is taken twice, and every room answers again within 3 s of the restart. Without
+domain_balancing (ejabberd's random spread), a hippod that serves a room sees joins the other
+one made and reports it (hippod_room_foreign_joins_total and a warning)."""
 import os
 import sys
 import threading
@@ -60,12 +62,15 @@ def answers(client, room, timeout):
         return False
 
 
-class TwoHippodsBareDestination(unittest.TestCase):
+class TwoHippods(unittest.TestCase):
+    balancing = BALANCING
+    joined = MEMBERS  # the members that join at the start
+
     def setUp(self):
         self.stack = harness.Stack("two-hippods")
         self.addCleanup(self.stack.close)
         self.pg = self.stack.postgres()
-        self.srv = self.stack.ejabberd(extra_config=BALANCING)
+        self.srv = self.stack.ejabberd(extra_config=self.balancing)
         for login, _ in MEMBERS:
             self.srv.register(login, "pw")
         self.hippods = [self.stack.hippod(server=self.srv, pg=self.pg, config=CONFIG)]
@@ -77,27 +82,33 @@ class TwoHippodsBareDestination(unittest.TestCase):
         for h in self.hippods:
             h.wait_health(200, timeout=20)
         self.clients = [self.stack.client(self.srv, login, "pw") for login, _ in MEMBERS]
-        for c, (login, dialect) in zip(self.clients, MEMBERS):
-            for room in self.rooms:
-                if dialect == "classic":
-                    classic_join(c, room)
-                else:
-                    muc_join(c, room, login.capitalize())
-        for c in self.clients:
-            for room in self.rooms:
-                sync(c, room)
+        for c, member in zip(self.clients, MEMBERS):
+            if member in self.joined:
+                self.join(c, member)
+
+    def join(self, c, member):
+        login, dialect = member
+        for room in self.rooms:
+            if dialect == "classic":
+                classic_join(c, room)
+            else:
+                muc_join(c, room, login.capitalize())
+        for room in self.rooms:
+            sync(c, room)
 
     def say_all(self, tag):
-        """Every member says TAG in every room (its dialect's message)."""
+        """Every member present says TAG in every room (its dialect's message)."""
         for c, (login, dialect) in zip(self.clients, MEMBERS):
+            if (login, dialect) not in self.joined:
+                continue
             for room in self.rooms:
                 say(c, room, f"{tag} {login}", groupchat=dialect == "muc")
 
-    def wait_bodies(self, want, timeout=20):
+    def wait_bodies(self, want, timeout=20, clients=None):
         deadline = time.monotonic() + timeout
         while True:
             got = {(c, room): {b for _, b in room_messages(c, room)}
-                   for c in self.clients for room in self.rooms}
+                   for c in clients or self.clients for room in self.rooms}
             missing = [(c.jid, room) for (c, room), bodies in got.items() if not want <= bodies]
             if not missing or time.monotonic() > deadline:
                 return missing
@@ -113,6 +124,8 @@ class TwoHippodsBareDestination(unittest.TestCase):
             rows.setdefault(jid, []).append((int(serial), body))
         return rows
 
+
+class BareDestination(TwoHippods):
     def test_each_room_on_one_hippod_and_a_kill_loses_nothing(self):
         for n in range(3):
             self.say_all(f"round {n}")
@@ -173,6 +186,33 @@ class TwoHippodsBareDestination(unittest.TestCase):
                 self.assertEqual({b for _, b in got} - bodies, set(),
                                  f"{c.jid} saw messages of {room} that are not stored")
                 self.assertEqual(set(got) - set(stored[room]), set(), "serial mismatch")
+        self.assertEqual([harness.metric_value(h.metrics(), "hippod_room_foreign_joins_total")
+                          for h in self.hippods if h is not victim], [0])
+
+
+class RandomBalancing(TwoHippods):
+    """ejabberd's default with two connections: each stanza to either hippod. A hippod that
+    serves a room sees joins to it that the other one made, and says so (src/rooms.c)."""
+    balancing = ""
+    joined = MEMBERS[:2]
+
+    def test_joins_through_the_other_hippod_are_reported(self):
+        self.say_all("learn")  # both hippods serve (and remember) the rooms
+        self.assertEqual(self.wait_bodies({f"learn {login}" for login, _ in MEMBERS[:2]},
+                                          clients=self.clients[:2]), [])
+        for c, member in zip(self.clients[2:], MEMBERS[2:]):
+            self.join(c, member)
+        deadline = time.monotonic() + 10
+        while True:
+            counts = [harness.metric_value(h.metrics(), "hippod_room_foreign_joins_total")
+                      for h in self.hippods]
+            if sum(counts) > 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertGreater(sum(counts), 0, "no hippod noticed the other one's joins")
+        logged = [h for h in self.hippods
+                  if "joined through another hippod while this one serves" in h.log_text()]
+        self.assertTrue(logged, "the spread was not logged")
 
 
 if __name__ == "__main__":

@@ -221,10 +221,10 @@ void fake_db_set_mode(hippo_db *db, fake_db_mode mode)
         db->opts.on_state(up, up ? NULL : "fake database down", db->opts.arg);
 }
 
-void fake_db_notify(hippo_db *db, const char *channel, const char *payload)
+void fake_db_notify(hippo_db *db, const char *channel, const char *payload, bool own)
 {
     if (db->opts.on_notify)
-        db->opts.on_notify(channel, payload, db->opts.arg);
+        db->opts.on_notify(channel, payload, own, db->opts.arg);
 }
 
 size_t fake_db_query_count(const hippo_db *db)

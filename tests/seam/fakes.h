@@ -34,8 +34,9 @@ typedef enum fake_db_mode {
 
 /* Changes the mode; the on_state callback of the options runs when up/down changes. */
 void fake_db_set_mode(hippo_db *db, fake_db_mode mode);
-/* A NOTIFY on CHANNEL with PAYLOAD, as connection 0 would report it. */
-void fake_db_notify(hippo_db *db, const char *channel, const char *payload);
+/* A NOTIFY on CHANNEL with PAYLOAD, as connection 0 would report it (OWN: raised by one of
+ * the pool's sessions). */
+void fake_db_notify(hippo_db *db, const char *channel, const char *payload, bool own);
 
 size_t fake_db_query_count(const hippo_db *db);
 /* The I-th statement sent (0 = first); valid until hippo_db_free(). */

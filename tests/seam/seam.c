@@ -456,9 +456,9 @@ void seam_answer_batch_rows_at(seam *s, size_t n, const char *const *indexes,
     free(values);
 }
 
-void seam_db_notify(seam *s, const char *channel, const char *payload)
+void seam_db_notify(seam *s, const char *channel, const char *payload, bool own)
 {
-    fake_db_notify(s->d.db, channel, payload);
+    fake_db_notify(s->d.db, channel, payload, own);
 }
 
 void seam_db_down(seam *s)

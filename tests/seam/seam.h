@@ -119,8 +119,8 @@ void seam_answer_room_music_rows_at(seam *s, const char *const *room_ids, const 
 void seam_answer_batch_rows_at(seam *s, size_t n, const char *const *indexes,
                                const seam_room_row *rows, const char *file, int line);
 
-/* PostgreSQL notifies CHANNEL with PAYLOAD. */
-void seam_db_notify(seam *s, const char *channel, const char *payload);
+/* PostgreSQL notifies CHANNEL with PAYLOAD (OWN: raised by one of hippod's sessions). */
+void seam_db_notify(seam *s, const char *channel, const char *payload, bool own);
 
 /* From now on statements are refused (hippo_db_query* returns -1) with the database down
  * (hippo_db_is_up false) or overloaded (up, but saturated); seam_db_up() accepts again. */

@@ -788,10 +788,31 @@ static void test_room_remembered_until_notified(void **state)
                            ((seam_room_row[]){{.what = "status", .status = "not-occupant"}}));
     assert_non_null(strstr(seam_next_sent(s), "not-acceptable"));
 
-    seam_db_notify(s, "hippo_rooms", ROOM);
+    seam_db_notify(s, "hippo_rooms", ROOM, false);
     seam_feed_xml(s, "<message from='" ALICE "' to='" ROOM_JID "' type='groupchat'>"
                      "<body>four</body></message>");
     expect_room_statement(s, "room_message_batch", MESSAGE_TO_ROOM(ALICE, "four", "f"));
+}
+
+/* A join notified by another session to a room this hippod remembers: another hippod serves
+ * it too (counted, logged); hippod's own joins, and joins to rooms it does not remember, are
+ * not. Every such notification makes it forget the room. */
+static void test_join_through_another_hippod_is_counted(void **state)
+{
+    seam *s = *state;
+    hippo_metrics *m = &seam_hippod(s)->metrics;
+    send_and_learn(s, "one", "7");
+    seam_db_notify(s, "hippo_rooms", ROOM " join", true);
+    assert_int_equal(m->room_foreign_joins, 0);
+    send_and_learn(s, "two", "8");
+    seam_db_notify(s, "hippo_rooms", ROOM " join", false);
+    assert_int_equal(m->room_foreign_joins, 1);
+    seam_db_notify(s, "hippo_rooms", ROOM " join", false); /* forgotten since */
+    seam_db_notify(s, "hippo_rooms", ROOM2 " join", false);
+    assert_int_equal(m->room_foreign_joins, 1);
+    seam_feed_xml(s, "<message from='" ALICE "' to='" ROOM_JID "' type='groupchat'>"
+                     "<body>three</body></message>");
+    expect_room_statement(s, "room_message_batch", MESSAGE_TO_ROOM(ALICE, "three", "f"));
 }
 
 /* Known messages that wait behind a batch go together in the batch function, all known. */
@@ -854,7 +875,7 @@ static void test_leave_keeps_the_room_forgotten_until_answered(void **state)
                      "<body>four</body></message>");
     expect_room_statement(s, "room_message_known", SEAM_LIST(ROOM, ALICE, "four", "t"));
     /* every room forgotten (also what the database's coming back does) */
-    seam_db_notify(s, "hippo_rooms", "*");
+    seam_db_notify(s, "hippo_rooms", "*", false);
     seam_answer_batch_rows(s, SEAM_LIST("1"), ((seam_room_row[]){known_row(U_ALICE, "10")}));
     while (seam_next_sent(s))
         ;
@@ -897,6 +918,8 @@ int main(void)
             test_failed_batch_answers_its_messages_and_the_next_one_goes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_room_remembered_until_notified, setup, teardown),
         cmocka_unit_test_setup_teardown(test_known_messages_batch_together, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_join_through_another_hippod_is_counted, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_leave_keeps_the_room_forgotten_until_answered, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_rate_limit_refuses_without_database, setup, teardown),
