@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """newPost pushes from the outbox through real servers: online, offline (stored by the
 server), through a group, and lossless across a hippod SIGKILL, a PostgreSQL restart and an
-XMPP server restart; several hippods never send one event twice."""
+XMPP server restart; several hippods never send one event twice, also while one of them is
+killed and after it is back."""
 import os
 import sys
 import time
@@ -135,6 +136,18 @@ class NewPost(Pushes, unittest.TestCase):
         self.assertEqual(sorted(got), sorted(posts))
         bob_c.assert_silent(is_new_post, timeout=1.5)
         self.wait_outbox_empty()
+        # one killed (idle: nothing claimed and unsent), the other sends everything once;
+        # started again, they share the outbox again
+        h1.kill()
+        for round_ in ("one down", "both again"):
+            posts = [self.post(alice, bob, title=f"{round_} {i}") for i in range(10)]
+            got = [new_post_id(bob_c.wait_for(is_new_post, timeout=15)) for _ in posts]
+            self.assertEqual(sorted(got), sorted(posts), round_)
+            bob_c.assert_silent(is_new_post, timeout=1.5)
+            self.wait_outbox_empty()
+            if round_ == "one down":
+                h1.start()
+                h1.wait_health(200, timeout=15)
 
 
 if __name__ == "__main__":
