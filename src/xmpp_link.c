@@ -175,7 +175,8 @@ static void describe_failure(hippo_link *link, bool was_connecting, int error,
                  strerror(error ? error : link->connect_error));
     else if (was_connecting)
         snprintf(link->reason, sizeof link->reason,
-                 "%s:%d closed the connection during the handshake (wrong domain or secret?)",
+                 "%s:%d closed the connection during the handshake (wrong domain or secret, or "
+                 "an error on the server: see its log)",
                  link->opts.host, link->opts.port);
     else
         snprintf(link->reason, sizeof link->reason, "%s:%d closed the connection", link->opts.host,
