@@ -8,7 +8,10 @@ drain the outbox. 30 views of one post in 2.9 s with [push] live_post_interval_m
 give its poster at most 4 livePostChanged (the first at once, then at most one per second
 whichever hippod sends it), at least 0.7 s apart, the last with the final totals; every
 live_post event is retired, and both hippods took events of the burst. Measured before the
-sharing: 9 notifications (each hippod coalesced on its own)."""
+sharing: 9 notifications (each hippod coalesced on its own).
+
+hippo.live_post_slot itself is checked on a migrated database, another hippod's live claims
+played by the checkpointer's session (a live pid and backend_start, as claims record)."""
 import os
 import re
 import sys
@@ -112,6 +115,56 @@ class SharedCoalescing(unittest.TestCase):
         took = [len(re.findall(r"push: event \d+ \(live_post\)", h.log_text()[m:]))
                 for h, m in zip(self.hippods, marks)]
         self.assertTrue(all(took), f"both hippods took live_post events: {took}")
+
+
+POST = "PSLOTAAAAAAAA1"
+SLOT_SQL = f"""
+SELECT pid AS other, backend_start AS other_start FROM pg_stat_activity
+WHERE backend_type = 'checkpointer' \\gset
+SELECT hippo.outbox_emit('live_post', '{POST}', NULL, 'V1') AS e1 \\gset
+SELECT hippo.outbox_emit('live_post', '{POST}', NULL, 'V2') AS e2 \\gset
+UPDATE hippo.outbox SET claimed_pid = pg_backend_pid(),
+    claimed_start = (SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid())
+WHERE id = :e1;
+UPDATE hippo.outbox SET claimed_pid = :other, claimed_start = :'other_start' WHERE id = :e2;
+-- free: ours, with e2 taken over from the other hippod; two causes: nobody left out
+SELECT 'taken', wait_ms, ids = ARRAY[:e1, :e2]::bigint[], coalesce(except_user, '-')
+FROM hippo.live_post_slot('{POST}', 60000, ARRAY[:e1]::bigint[], 'V1');
+SELECT 'e2 ours', claimed_pid = pg_backend_pid() FROM hippo.outbox WHERE id = :e2;
+-- busy for about a minute: what is still ours is given back to hold
+SELECT 'busy', wait_ms BETWEEN 59000 AND 60000, ids = ARRAY[:e1]::bigint[]
+FROM hippo.live_post_slot('{POST}', 60000, ARRAY[:e1]::bigint[], 'V1');
+UPDATE hippo.outbox SET claimed_pid = :other, claimed_start = :'other_start' WHERE id = :e1;
+SELECT 'gone', wait_ms > 0, ids IS NULL
+FROM hippo.live_post_slot('{POST}', 60000, ARRAY[:e1]::bigint[], 'V1');
+-- a shorter interval: free again; one cause: left out
+DELETE FROM hippo.outbox WHERE id = :e2;
+SELECT 'one cause', wait_ms, ids = ARRAY[:e1]::bigint[], coalesce(except_user, '-')
+FROM hippo.live_post_slot('{POST}', 0, '{{}}', 'V1');
+SELECT 'no cause', wait_ms, coalesce(except_user, '-')
+FROM hippo.live_post_slot('{POST}', 0, ARRAY[:e1]::bigint[], NULL);
+-- nothing left to cover: the slot is not taken
+DELETE FROM hippo.outbox WHERE post_id = '{POST}';
+SELECT last_sent_at AS before FROM hippo.live_post_sends WHERE post_id = '{POST}' \\gset
+SELECT 'nothing', wait_ms, ids IS NULL FROM hippo.live_post_slot('{POST}', 0, '{{}}', NULL);
+SELECT 'untouched', last_sent_at = :'before' FROM hippo.live_post_sends WHERE post_id = '{POST}';
+-- rows older than an hour go with the maintenance
+UPDATE hippo.live_post_sends SET last_sent_at = now() - interval '61 minutes';
+SELECT 'maintained', expired FROM hippo.push_maintenance('7 days');
+SELECT 'rows', count(*) FROM hippo.live_post_sends;
+"""
+
+
+class SlotFunction(unittest.TestCase):
+    def test_live_post_slot(self):
+        stack = harness.Stack("live-post-slot")
+        self.addCleanup(stack.close)
+        pg = stack.postgres()
+        stack.hippod(pg=pg, start=False)  # migrated only: nothing claims
+        out = pg.psql(SLOT_SQL, admin=True).splitlines()  # sees the checkpointer
+        self.assertEqual(out, ["taken|0|t|-", "e2 ours|t", "busy|t|t", "gone|t|t",
+                               "one cause|0|t|V1", "no cause|0|-", "nothing|0|t",
+                               "untouched|t", "maintained|0", "rows|0"])
 
 
 if __name__ == "__main__":
