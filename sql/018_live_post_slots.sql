@@ -20,6 +20,9 @@ COMMENT ON TABLE hippo.live_post_sends IS
     'When the last livePostChanged send of each post started (hippo.live_post_slot); rows '
     'older than an hour are deleted by hippo.push_maintenance';
 
+-- The slot's look-ups of a post's live_post events, fast also with a backlog in the outbox.
+CREATE INDEX outbox_live_post_idx ON hippo.outbox (post_id) WHERE kind = 'live_post';
+
 -- POST_ID's send slot for the caller, who holds the live_post events HELD (claimed by its
 -- session; empty when none) caused by the user CAUSE (NULL: several users or none).
 --   slot taken: wait_ms 0; IDS the caller's live_post events of the post, HELD plus those it
