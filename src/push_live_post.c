@@ -56,7 +56,7 @@ struct live_send {
     hippod *d;
     bool queue_event; /* covers the queue's current event (QUEUE_ID) too */
     int64_t queue_id;
-    int64_t *ids; /* our other events it covers (asked with: the events taken over) */
+    int64_t *ids; /* the other events: held ones when asking, then those the slot gave us */
     size_t n_ids;
     char cause[HIPPO_GUID_LEN + 1]; /* who caused them ("" if not one user) */
     char post_id[HIPPO_GUID_LEN + 1];
