@@ -1,17 +1,24 @@
 /* push_live_post.c - livePostChanged (original-behaviour.md 4.3): a headline with the
  * post's entities, <post> and <livepost> to its poster and receivers but the user who
- * caused the change, coalesced per post.
+ * caused the change, coalesced per post across every hippod draining the outbox.
  *
- * Coalescing: the first event of a post is sent at once; events of that post arriving
- * less than [push] live_post_interval_ms after the last send are held (still claimed by
- * our session) and covered by one send when the interval is over, which reads the numbers
- * then: the last notification of a burst always carries the latest numbers. A held event
- * is retired only once the send covering it handed its stanzas to the link; if hippod or
- * its database session dies first, the claims go stale and the events come back.
+ * Coalescing (docs/push.md): before each send hippod asks the database for the post's send
+ * slot (hippo.live_post_slot, sql/018): free when the post's last send, by any hippod,
+ * started at least [push] live_post_interval_ms ago. Taking it also takes over every
+ * live_post event of the post that other hippods hold, since this send covers them. So the
+ * first event of a quiet post is sent at once; later ones are held (still claimed by our
+ * session) and the slot is asked for again when it frees, the send then reading the numbers
+ * of that moment: the last notification of a burst always carries the latest numbers. While
+ * our own send or the slot's answer says the slot is busy, events are held without asking.
+ * A held event is retired only once the send covering it (ours, or another hippod's that
+ * took it over) handed its stanzas to the link; if hippod or its database session dies
+ * first, the claims go stale and the events come back.
  *
  * The payload is built once per send (viewer: the poster) and each recipient's copy gets
- * its own favorite/ignored flags: two queries per send whatever the audience. */
+ * its own favorite/ignored flags: three queries per send whatever the audience. */
 #include <event2/event.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +29,7 @@
 #include "sdnotify.h"
 #include "xmpp_link.h"
 
+#define STMT_SLOT "push_live_post_slot"
 #define STMT_AUDIENCE "push_live_post_audience"
 
 struct hippo_push_live {
@@ -33,22 +41,24 @@ struct hippo_push_live {
 struct live_entry {
     hippo_push_live *l;
     char post_id[HIPPO_GUID_LEN + 1];
-    uint64_t last_usec; /* when the last send started */
+    uint64_t due_usec; /* monotonic: the slot is busy until then (our send, or its answer) */
     int64_t *held;
     size_t n_held, cap_held;
     char actor[HIPPO_GUID_LEN + 1]; /* who caused every held event ("" if not one user) */
     struct event *timer;
-    struct live_send *sending;
+    struct live_send *sending; /* asking for the slot, then sending */
     struct live_entry *next;
 };
 
-/* One livePostChanged send: the audience, the payload, the fan-out. */
+/* One livePostChanged send: the slot, the audience, the payload, the fan-out. */
 struct live_send {
     struct live_entry *e;
     hippod *d;
-    bool queue_event; /* covers the queue's current event (else the IDS it took over) */
-    int64_t *ids;
+    bool queue_event; /* covers the queue's current event (QUEUE_ID) too */
+    int64_t queue_id;
+    int64_t *ids; /* the other events: held ones when asking, then those the slot gave us */
     size_t n_ids;
+    char cause[HIPPO_GUID_LEN + 1]; /* who caused them ("" if not one user) */
     char post_id[HIPPO_GUID_LEN + 1];
     char poster_id[HIPPO_GUID_LEN + 1];
     char **jids;
@@ -59,9 +69,14 @@ struct live_send {
 };
 
 static void arm(struct live_entry *e);
+static int hold_id(struct live_entry *e, int64_t id, const char *actor);
 
 void hippo_push_live_post_prepare(hippo_db *db)
 {
+    hippo_db_prepare(db, STMT_SLOT,
+                     "SELECT wait_ms, coalesce(ids::text, '{}'), coalesce(except_user, '')"
+                     " FROM hippo.live_post_slot($1, $2::integer, $3::bigint[], nullif($4, ''))",
+                     4);
     hippo_db_prepare(db, STMT_AUDIENCE,
                      "SELECT poster_id, jid, favorite, ignored"
                      " FROM hippo.push_live_post_audience($1, nullif($2, ''))",
@@ -71,6 +86,52 @@ void hippo_push_live_post_prepare(hippo_db *db)
 static uint64_t interval_usec(const hippod *d)
 {
     return (uint64_t)d->cfg.push_live_post_interval_ms * 1000;
+}
+
+/* A bigint[] literal of IDS (with ID first when FIRST); the caller frees the result. */
+static char *ids_literal(bool first, int64_t id, const int64_t *ids, size_t n)
+{
+    char *out = malloc((n + 1) * 21 + 3);
+    if (!out)
+        return NULL;
+    size_t used = 0;
+    out[used++] = '{';
+    if (first)
+        used += (size_t)sprintf(out + used, "%" PRId64, id);
+    for (size_t i = 0; i < n; i++)
+        used += (size_t)sprintf(out + used, "%s%" PRId64, first || i ? "," : "", ids[i]);
+    out[used++] = '}';
+    out[used] = '\0';
+    return out;
+}
+
+/* Parses TEXT, a bigint[] literal such as {3,5}, into *IDS (the caller frees it) and *N.
+ * Returns 0, or -1 when it is malformed or memory ran out. */
+static int ids_parse(const char *text, int64_t **ids, size_t *n)
+{
+    *ids = NULL;
+    *n = 0;
+    size_t len = strlen(text);
+    if (len < 2 || text[0] != '{' || text[len - 1] != '}')
+        return -1;
+    int64_t *out = malloc((len / 2 + 1) * sizeof *out);
+    if (!out)
+        return -1;
+    const char *p = text + 1;
+    size_t count = 0;
+    while (*p != '}') {
+        char *end;
+        long long v = strtoll(p, &end, 10);
+        if (end == p || (*end != ',' && *end != '}')) {
+            free(out);
+            return -1;
+        }
+        out[count++] = v;
+        p = *end == ',' ? end + 1 : end;
+    }
+    *ids = out;
+    *n = count;
+    return 0;
 }
 
 /* ------------------------------------------------------------------ a send */
@@ -92,16 +153,16 @@ static void send_finish(struct live_send *s, bool sent)
     hippod *d = s->d;
     struct live_entry *e = s->e;
     e->sending = NULL;
+    if (!sent) /* not before an interval, as if it had been sent */
+        e->due_usec = hippo_monotonic_usec() + interval_usec(d);
     arm(e);
     hippo_log(&d->log, HIPPO_LOG_DEBUG, "push: livePostChanged %s to %zu users %s", s->post_id,
               s->n, sent ? "sent" : "not sent");
-    if (s->queue_event) {
-        send_free(s);
-        hippo_push_event_done(d->push, sent);
-        return;
-    }
     hippo_push_settle(d->push, s->ids, s->n_ids, sent);
+    bool queue_event = s->queue_event;
     send_free(s);
+    if (queue_event) /* last: it goes on with the next event of the batch */
+        hippo_push_event_done(d->push, sent);
 }
 
 static int send_one(void *arg, size_t i)
@@ -184,30 +245,104 @@ static void on_audience(const PGresult *res, const char *error, void *arg)
         send_finish(s, false);
 }
 
-/* Starts a send for E excluding EXCEPT (""): for the queue's current event (QUEUE_EVENT) or
- * for the events E holds. Finishes (maybe at once) through send_finish(). */
-static void start_send(struct live_entry *e, bool queue_event, const char *except)
+/* The slot is busy for WAIT_MS more: what is still ours (MINE) is held until then. */
+static void slot_busy(struct live_send *s, long wait_ms, const int64_t *mine, size_t n_mine)
+{
+    hippod *d = s->d;
+    struct live_entry *e = s->e;
+    e->sending = NULL;
+    e->due_usec = hippo_monotonic_usec() + (uint64_t)wait_ms * 1000;
+    bool queue_held = false, failed = false;
+    for (size_t i = 0; i < n_mine; i++) {
+        if (hold_id(e, mine[i], s->cause) < 0) {
+            failed = true; /* out of memory: give the rest back */
+            hippo_push_settle(d->push, mine + i, n_mine - i, false);
+            break;
+        }
+        queue_held |= s->queue_event && mine[i] == s->queue_id;
+    }
+    arm(e);
+    hippo_log(&d->log, HIPPO_LOG_DEBUG, "push: livePostChanged %s: slot busy for %ld ms",
+              s->post_id, wait_ms);
+    bool queue_event = s->queue_event;
+    send_free(s);
+    if (!queue_event)
+        return;
+    if (queue_held)
+        hippo_push_event_hold(d->push);
+    else /* another hippod's send took it over (or we ran out of memory: it comes back) */
+        hippo_push_event_done(d->push, !failed);
+}
+
+static void on_slot(const PGresult *res, const char *error, void *arg)
+{
+    struct live_send *s = arg;
+    int64_t *ids = NULL;
+    size_t n = 0;
+    if (!res || PQntuples(res) != 1 || ids_parse(PQgetvalue(res, 0, 1), &ids, &n) < 0) {
+        hippo_log(&s->d->log, HIPPO_LOG_WARNING, "livePostChanged %s: slot: %s", s->post_id,
+                  error ? error : "malformed answer");
+        send_finish(s, false);
+        return;
+    }
+    long wait_ms = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+    if (wait_ms > 0) {
+        slot_busy(s, wait_ms, ids, n);
+        free(ids);
+        return;
+    }
+    if (n == 0) { /* nothing left to cover: another hippod's send took it all over */
+        free(ids);
+        send_finish(s, true);
+        return;
+    }
+    /* ours: settle what it covers, the queue's event apart (hippo_push_event_done) */
+    struct live_entry *e = s->e;
+    e->due_usec = hippo_monotonic_usec() + interval_usec(s->d);
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!(s->queue_event && ids[i] == s->queue_id))
+            ids[kept++] = ids[i];
+    free(s->ids);
+    s->ids = ids;
+    s->n_ids = kept;
+    const char *params[] = {s->post_id, PQgetvalue(res, 0, 2)};
+    if (hippo_db_query(s->d->db, STMT_AUDIENCE, 2, params, on_audience, s) < 0)
+        send_finish(s, false);
+}
+
+/* Starts a send for E: for the queue's current event EV, or (EV NULL) for the events E
+ * holds. Asks for the slot first; finishes (maybe at once) through send_finish(), or
+ * slot_busy() when another send was less than an interval ago. */
+static void start_send(struct live_entry *e, const hippo_push_event *ev)
 {
     hippod *d = e->l->d;
     struct live_send *s = calloc(1, sizeof *s);
     if (!s) {
-        if (queue_event)
+        if (ev)
             hippo_push_event_done(d->push, false);
         return; /* held events stay held: the timer tries again */
     }
-    *s = (struct live_send){.e = e, .d = d, .queue_event = queue_event};
+    *s = (struct live_send){.e = e, .d = d, .queue_event = ev != NULL};
     snprintf(s->post_id, sizeof s->post_id, "%s", e->post_id);
-    if (!queue_event) { /* take over what is held */
+    if (ev) {
+        s->queue_id = ev->id;
+        snprintf(s->cause, sizeof s->cause, "%s", ev->actor_id);
+    } else { /* take over what is held */
         s->ids = e->held;
         s->n_ids = e->n_held;
+        snprintf(s->cause, sizeof s->cause, "%s", e->actor);
         e->held = NULL;
         e->n_held = e->cap_held = 0;
     }
     e->sending = s;
-    e->last_usec = hippo_monotonic_usec();
-    const char *params[] = {s->post_id, except};
-    if (hippo_db_query(d->db, STMT_AUDIENCE, 2, params, on_audience, s) < 0)
+    char interval[16];
+    snprintf(interval, sizeof interval, "%d", d->cfg.push_live_post_interval_ms);
+    char *held = ids_literal(s->queue_event, s->queue_id, s->ids, s->n_ids);
+    const char *params[] = {s->post_id, interval, held, s->cause};
+    if (!held || hippo_db_query(d->db, STMT_SLOT, 4, params, on_slot, s) < 0)
         send_finish(s, false);
+    free(held);
 }
 
 /* ------------------------------------------------------------------ entries */
@@ -237,8 +372,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     struct live_entry *e = arg;
     if (e->sending)
         return; /* its end re-arms */
-    uint64_t now = hippo_monotonic_usec(), interval = interval_usec(e->l->d);
-    if (now - e->last_usec < interval) {
+    if (hippo_monotonic_usec() < e->due_usec) {
         arm(e);
         return;
     }
@@ -252,16 +386,14 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         entry_remove(e);
         return;
     }
-    char except[HIPPO_GUID_LEN + 1];
-    snprintf(except, sizeof except, "%s", e->actor);
-    start_send(e, false, except);
+    start_send(e, NULL);
 }
 
-/* Wakes E when its interval since the last send is over. */
+/* Wakes E when the slot should be free. */
 static void arm(struct live_entry *e)
 {
-    uint64_t now = hippo_monotonic_usec(), due = e->last_usec + interval_usec(e->l->d);
-    uint64_t wait = due > now ? due - now : 0;
+    uint64_t now = hippo_monotonic_usec();
+    uint64_t wait = e->due_usec > now ? e->due_usec - now : 0;
     struct timeval tv = {.tv_sec = (time_t)(wait / 1000000),
                          .tv_usec = (suseconds_t)(wait % 1000000)};
     evtimer_add(e->timer, &tv);
@@ -287,11 +419,12 @@ static struct live_entry *entry_get(hippo_push_live *l, const char *post_id)
     return e;
 }
 
-/* Adds EV to what E holds. Returns 0, or -1 when out of memory. */
-static int hold(struct live_entry *e, const hippo_push_event *ev)
+/* Adds event ID caused by ACTOR ("" if not one user) to what E holds. Returns 0, or -1 when
+ * out of memory. */
+static int hold_id(struct live_entry *e, int64_t id, const char *actor)
 {
     for (size_t i = 0; i < e->n_held; i++)
-        if (e->held[i] == ev->id) /* claimed again after a reconnect */
+        if (e->held[i] == id) /* claimed again after a reconnect */
             return 0;
     if (e->n_held == e->cap_held) {
         size_t cap = e->cap_held ? 2 * e->cap_held : 8;
@@ -302,10 +435,10 @@ static int hold(struct live_entry *e, const hippo_push_event *ev)
         e->cap_held = cap;
     }
     if (e->n_held == 0)
-        snprintf(e->actor, sizeof e->actor, "%s", ev->actor_id);
-    else if (strcmp(e->actor, ev->actor_id) != 0)
+        snprintf(e->actor, sizeof e->actor, "%s", actor);
+    else if (strcmp(e->actor, actor) != 0)
         e->actor[0] = '\0'; /* several causes: everyone is told */
-    e->held[e->n_held++] = ev->id;
+    e->held[e->n_held++] = id;
     return 0;
 }
 
@@ -316,13 +449,11 @@ void hippo_push_live_post(hippod *d, const hippo_push_event *ev)
         hippo_push_event_done(d->push, false);
         return;
     }
-    uint64_t now = hippo_monotonic_usec();
-    bool quiet = e->last_usec == 0 || now - e->last_usec >= interval_usec(d);
-    if (!e->sending && e->n_held == 0 && quiet) {
-        start_send(e, true, ev->actor_id);
+    if (!e->sending && e->n_held == 0 && hippo_monotonic_usec() >= e->due_usec) {
+        start_send(e, ev); /* the slot may be free: ask */
         return;
     }
-    if (hold(e, ev) < 0) {
+    if (hold_id(e, ev->id, ev->actor_id) < 0) {
         hippo_push_event_done(d->push, false);
         return;
     }

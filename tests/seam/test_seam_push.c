@@ -1,4 +1,5 @@
-/* Flow tests of the push outbox through the seam (src/push.c, push_hotness.c, push_user.c):
+/* Flow tests of the push outbox through the seam (src/push.c, push_hotness.c, push_user.c,
+ * push_live_post.c's slot):
  * maintenance, then claim -> the kind's handler (its statements and headlines) -> retire
  * after the stanzas were handed to the link; events given back (released) when the link is
  * down. All on connection 0 (hippo_db_query): claim, retire and release must share the
@@ -131,6 +132,72 @@ static void test_prefs_then_myspace_name(void **state)
     seam_expect_no_query(s);
 }
 
+/* livePostChanged (push_live_post.c, sql/018_live_post_slots.sql): every send first asks
+ * for the post's slot, shared by all hippods, with the events it would cover and their
+ * cause. */
+#define P_POST "POSTAAAAAAAAA1"
+#define SLOT_COLUMNS "wait_ms,coalesce,coalesce"
+
+static void claim_live_post_event(seam *s)
+{
+    wake_and_expect_claim(s);
+    seam_answer_rows(s, CLAIM_COLUMNS, SEAM_LIST("5", "live_post", P_POST, "", U_BOB));
+    expect_session_statement(s, "push_live_post_slot", SEAM_LIST(P_POST, "1000", "{5}", U_BOB));
+}
+
+/* Another hippod sent less than an interval ago: the event is held (claimed, not retired),
+ * nothing is sent, and the batch goes on without waiting for the interval. */
+static void test_live_post_slot_busy_holds_the_event(void **state)
+{
+    seam *s = *state;
+    claim_live_post_event(s);
+    seam_answer_rows(s, SLOT_COLUMNS, SEAM_LIST("400", "{5}", ""));
+    seam_expect_no_query(s);
+    seam_expect_nothing_sent(s);
+}
+
+/* A send by another hippod took the event over meanwhile (it is not ours any more): it is
+ * forgotten (the retire touches only our own claims), not held for a send of our own. */
+static void test_live_post_taken_over_by_another_hippod(void **state)
+{
+    seam *s = *state;
+    claim_live_post_event(s);
+    seam_answer_rows(s, SLOT_COLUMNS, SEAM_LIST("400", "{}", ""));
+    expect_session_statement(s, "push_retire", SEAM_LIST("{5}"));
+    seam_answer_rows(s, "outbox_retire", SEAM_LIST("0"));
+    seam_expect_no_query(s);
+    seam_expect_nothing_sent(s);
+}
+
+/* The slot is ours with an event another hippod held (9): the audience leaves out the user
+ * the database names (the cause of both), and both events are retired after the send. */
+static void test_live_post_slot_taken_covers_the_events_taken_over(void **state)
+{
+    seam *s = *state;
+    claim_live_post_event(s);
+    seam_answer_rows(s, SLOT_COLUMNS, SEAM_LIST("0", "{5,9}", U_BOB));
+    expect_session_statement(s, "push_live_post_audience", SEAM_LIST(P_POST, U_BOB));
+    seam_answer_rows(s, "poster_id,jid,favorite,ignored", 0, NULL); /* nobody else to tell */
+    expect_session_statement(s, "push_retire", SEAM_LIST("{9}"));
+    expect_session_statement(s, "push_retire", SEAM_LIST("{5}"));
+    seam_answer_rows(s, "outbox_retire", SEAM_LIST("1"));
+    seam_answer_rows(s, "outbox_retire", SEAM_LIST("1"));
+    seam_expect_no_query(s);
+    seam_expect_nothing_sent(s);
+}
+
+/* A failed slot query: the event is released for a later try. */
+static void test_live_post_slot_error_releases_the_event(void **state)
+{
+    seam *s = *state;
+    claim_live_post_event(s);
+    seam_answer_error(s, "ERROR:  canceling statement due to user request");
+    expect_session_statement(s, "push_release", SEAM_LIST("{5}"));
+    seam_answer_rows(s, "outbox_release", SEAM_LIST(NULL));
+    seam_expect_no_query(s);
+    seam_expect_nothing_sent(s);
+}
+
 /* The link went down while the claim was in flight: nothing is sent, the batch goes back. */
 static void test_link_down_releases_the_batch(void **state)
 {
@@ -218,6 +285,13 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_prefs_then_myspace_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_link_down_releases_the_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_live_post_slot_busy_holds_the_event, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_live_post_taken_over_by_another_hippod, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_live_post_slot_taken_covers_the_events_taken_over,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_live_post_slot_error_releases_the_event, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_failed_handler_statement_releases_the_event, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_room_departure_tells_the_resource_and_the_room, setup,
