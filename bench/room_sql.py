@@ -11,7 +11,8 @@ to back over one connection (psql, PREPARE/EXECUTE) with batches of B messages f
 occupants to their rooms, first with every sender checked in full (a room hippod does not
 remember), then with every sender "known" (hippod's steady state, sql/013; a batch of one
 known message is hippod's plain statement room_message_known, read from src/rooms.c). It reports per
-mode and batch size: messages stored per second, the
+mode and batch size, and for the floor (a bare one-row INSERT per COMMIT, what any durable
+store of a lone message costs at least): messages stored per second, the
 backend's CPU time per message and per delivery (a 'to' row: N per message), and the
 server's total. No XMPP server and no hippod: what the database costs per message, and how
 group commit divides it. Needs /usr/bin/python3, root, and a build with hippod and hippoctl
@@ -110,7 +111,7 @@ def backend_cpu(pg):
     for p in pg.pids()[1:]:
         try:
             own += common.cpu_seconds(p)
-        except FileNotFoundError:  # exited since listed: the postmaster counts it now
+        except (FileNotFoundError, ProcessLookupError):  # exited since listed: counted by the postmaster
             pass
     return own
 
@@ -135,6 +136,27 @@ def measure(pg, layout, batch, messages, occupants, rng, known):
             "pg_us_per_delivery": 1e6 * cpu / (messages * occupants)}
 
 
+def floor(pg, messages, occupants):
+    """The floor under a batch of 1: a bare one-row INSERT committed on its own, MESSAGES
+    times (one durable COMMIT each, nothing of hippod's)."""
+    pg.psql("CREATE TABLE IF NOT EXISTS public.bench_floor (id bigserial PRIMARY KEY, body text)",
+            admin=True)
+    pg.psql("GRANT ALL ON public.bench_floor, public.bench_floor_id_seq TO hippo", admin=True)
+    text = "".join(f"INSERT INTO public.bench_floor (body) VALUES ('bench {k}');\n"
+                   for k in range(messages))
+    cpu0, t0 = backend_cpu(pg), time.monotonic()
+    subprocess.run(["psql", "-X", "-q", "-o", "/dev/null", "-v", "ON_ERROR_STOP=1",
+                    "-d", pg.conninfo, "-f", "-"], input=text, text=True, check=True,
+                   capture_output=True, timeout=3600)
+    wall = time.monotonic() - t0
+    time.sleep(0.3)
+    cpu = backend_cpu(pg) - cpu0
+    return {"senders": "floor: one-row INSERT", "batch": 1, "messages": messages,
+            "wall_s": wall, "pg_cpu_s": cpu, "msg_per_s": messages / wall,
+            "pg_us_per_msg": 1e6 * cpu / messages,
+            "pg_us_per_delivery": 1e6 * cpu / (messages * occupants)}
+
+
 def main():
     a = parse_args()
     harness = common.harness_module(a)
@@ -148,6 +170,7 @@ def main():
             measure(pg, layout, 8, 400, a.occupants, rng, known)  # warm-up: caches, plans
             for batch in a.batches:
                 rows.append(measure(pg, layout, batch, a.messages, a.occupants, rng, known))
+        rows.append(floor(pg, a.messages, a.occupants))
     print(f"\n{a.rooms} rooms x {a.occupants} present occupants, {a.messages} messages each")
     print("| senders | batch | messages/s | PostgreSQL CPU µs/message | µs/delivery | wall s |")
     print("|---|---|---|---|---|---|")
