@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "guid.h"
+#include "hash.h"
 
 hippo_room_state *hippo_room_state_new(const char *kind)
 {
@@ -149,18 +150,10 @@ void hippo_room_states_free(hippo_room_states *m)
     free(m);
 }
 
-static uint64_t hash_id(const char *s)
-{
-    uint64_t h = 14695981039346656037u; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211u;
-    return h;
-}
-
 /* The slot holding ROOM_ID, or the empty slot where it would go. */
 static struct entry *find_slot(const hippo_room_states *m, const char *room_id)
 {
-    size_t i = (size_t)hash_id(room_id) & m->mask;
+    size_t i = (size_t)hippo_hash_str(room_id) & m->mask;
     while (m->slots[i].room_id[0] && strcmp(m->slots[i].room_id, room_id) != 0)
         i = (i + 1) & m->mask;
     return &m->slots[i];

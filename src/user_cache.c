@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "guid.h"
+#include "hash.h"
 
 struct entry {
     char *jid; /* NULL: an empty slot */
@@ -20,14 +21,6 @@ struct hippo_user_cache {
     size_t max_entries;
     uint64_t generation;
 };
-
-static uint64_t hash_jid(const char *s)
-{
-    uint64_t h = 14695981039346656037u; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211u;
-    return h;
-}
 
 /* The table starts small and doubles while half full, up to twice MAX_ENTRIES slots (a
  * daemon context is cheap to make: the fuzzer makes one per input). */
@@ -72,7 +65,7 @@ void hippo_user_cache_free(hippo_user_cache *c)
 /* The slot holding JID, or the empty slot where it would go. */
 static struct entry *find_slot(const hippo_user_cache *c, const char *jid)
 {
-    size_t i = (size_t)hash_jid(jid) & c->mask;
+    size_t i = (size_t)hippo_hash_str(jid) & c->mask;
     while (c->slots[i].jid && strcmp(c->slots[i].jid, jid) != 0)
         i = (i + 1) & c->mask;
     return &c->slots[i];
